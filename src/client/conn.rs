@@ -1,0 +1,591 @@
+//! The I/O thread: connects, resumes or re-creates the session, reads every
+//! reply and notification, pings, notices silent connections, and decides
+//! when a session is lost.
+//!
+//! One connection's life:
+//! 1. TCP connect to the next host (rotating; a short backoff after every
+//!    full round of failures, waited on the session condvar so `close`
+//!    interrupts it).
+//! 2. Handshake presenting the session id and password, if there is a
+//!    session. A server that says the session expired makes it `Lost`.
+//! 3. Before any caller may write, and so before anything a caller sends:
+//!    auth packets, SetWatches with every registered path and the last zxid
+//!    seen, and the background deletes still owed.
+//! 4. Read until the connection fails or stays silent for the read timeout
+//!    (2/3 of the session timeout), pinging whenever nothing was sent for half
+//!    the read timeout. Then every in-flight request fails with
+//!    `ConnectionLoss` at once and the state goes `Suspended`.
+//!
+//! While no server answers, the session is declared `Lost` once a whole
+//! session timeout has passed since the last reply, as Curator does: the
+//! server will have expired it by then. If a server is reached later and the
+//! old session turns out to be alive after all (the server was down too), it
+//! is closed, so its ephemeral nodes do not linger.
+
+use super::jute::{DecodeError, Reader, Writer};
+use super::proto::{self, ConnectResponse, Notification, ReplyHeader, WatchKind, WatchState, ZkError};
+use super::session::{SessionEvent, SessionState};
+use super::shared::{AuthWaiter, Failure, Reply, Shared};
+use super::watch::{self, Event};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// The largest reply frame accepted; anything larger is a protocol error.
+const MAX_REPLY: usize = 64 << 20;
+/// The shortest time given to one connection attempt.
+const MIN_ATTEMPT: Duration = Duration::from_millis(100);
+
+/// A session to close on the server because it was declared lost locally.
+struct Stale {
+    session_id: i64,
+    password: Vec<u8>,
+}
+
+enum AttemptError {
+    /// The server said our session has expired.
+    Expired,
+    Other(String),
+}
+
+pub(crate) fn run_io_thread(shared: Arc<Shared>) {
+    let hosts = shared.cfg.connect.hosts.clone();
+    let mut next = 0usize;
+    let mut failures = 0u32;
+    let mut stale: Option<Stale> = None;
+    loop {
+        if shared.session.lock().closing {
+            break;
+        }
+        if let Some(s) = expire_if_overdue(&shared) {
+            stale = Some(s);
+        }
+        let (host, port) = &hosts[next % hosts.len()];
+        next = next.wrapping_add(1);
+        match attempt(&shared, host, *port, &mut stale) {
+            Ok(stream) => {
+                failures = 0;
+                let reason = serve(&shared, &stream);
+                disconnected(&shared, &stream, &reason);
+            }
+            Err(AttemptError::Expired) => {
+                declare_lost(&shared);
+            }
+            Err(AttemptError::Other(why)) => {
+                log::debug!("zklock: connect to {host}:{port} failed: {why}");
+                shared.session.lock().last_error = format!("{host}:{port}: {why}");
+                failures += 1;
+                if failures as usize % hosts.len() == 0 {
+                    backoff(&shared, failures / hosts.len() as u32);
+                }
+            }
+        }
+    }
+    finish(&shared);
+}
+
+/// Waits before the next round of attempts, so a refused port does not
+/// spin a core; the wait ends early when the client closes.
+fn backoff(shared: &Shared, rounds: u32) {
+    let wait = Duration::from_millis(20u64 << rounds.min(6)).min(Duration::from_secs(1));
+    let deadline = Instant::now() + wait;
+    let mut s = shared.session.lock();
+    while !s.closing {
+        if shared.session_cv.wait_until(&mut s, deadline).timed_out() {
+            break;
+        }
+    }
+}
+
+/// Declares the session lost if no server has answered for a whole session
+/// timeout; returns it, so it can be closed if it is found alive later.
+fn expire_if_overdue(shared: &Shared) -> Option<Stale> {
+    let s = shared.session.lock();
+    if s.session_id == 0 || s.last_heard.elapsed() < s.timeout {
+        return None;
+    }
+    let stale = Stale {
+        session_id: s.session_id,
+        password: s.password.clone(),
+    };
+    drop(s);
+    log::warn!(
+        "zklock: no server reachable for a whole session timeout; session 0x{:x} is lost",
+        stale.session_id
+    );
+    declare_lost(shared);
+    Some(stale)
+}
+
+/// How long one connection attempt may take: a share of the read timeout
+/// (so every host gets a try before the session would expire), never past
+/// the moment the session would be declared lost.
+fn attempt_timeout(shared: &Shared) -> Duration {
+    let s = shared.session.lock();
+    let hosts = shared.cfg.connect.hosts.len() as u32;
+    let mut t = (s.read_timeout() / hosts).max(MIN_ATTEMPT);
+    if s.session_id != 0 {
+        let left = s.timeout.saturating_sub(s.last_heard.elapsed());
+        t = t.min(left.max(MIN_ATTEMPT));
+    } else {
+        t = t.min(shared.cfg.connect_timeout.max(MIN_ATTEMPT));
+    }
+    t
+}
+
+fn tcp_connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve: {e}"))?
+        .collect();
+    let mut last = String::from("no address");
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
+}
+
+/// Sends a ConnectRequest and reads the ConnectResponse.
+fn handshake(
+    stream: &TcpStream,
+    shared: &Shared,
+    session_id: i64,
+    password: &[u8],
+    deadline: Instant,
+) -> Result<ConnectResponse, String> {
+    let mut w = Writer::new();
+    proto::encode_connect(
+        &mut w,
+        shared.last_zxid.load(Ordering::SeqCst),
+        shared.cfg.session_timeout.as_millis().min(i32::MAX as u128) as i32,
+        session_id,
+        password,
+    );
+    (&*stream)
+        .write_all(w.bytes())
+        .map_err(|e| format!("handshake write: {e}"))?;
+    let frame = read_frame_until(stream, deadline)?;
+    ConnectResponse::read(&mut Reader::new(&frame)).map_err(|e| e.to_string())
+}
+
+/// Reads exactly one frame, giving up at `deadline`.
+fn read_frame_until(stream: &TcpStream, deadline: Instant) -> Result<Vec<u8>, String> {
+    let read_exact = |buf: &mut [u8]| -> Result<(), String> {
+        let mut got = 0;
+        while got < buf.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err("no handshake reply in time".into());
+            }
+            let _ = stream.set_read_timeout(Some(left));
+            match (&*stream).read(&mut buf[got..]) {
+                Ok(0) => return Err("server closed the connection during the handshake".into()),
+                Ok(n) => got += n,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("handshake read: {e}")),
+            }
+        }
+        Ok(())
+    };
+    let mut len = [0u8; 4];
+    read_exact(&mut len)?;
+    let len = i32::from_be_bytes(len);
+    if !(0..=MAX_REPLY as i32).contains(&len) {
+        return Err(format!("bad handshake frame length {len}"));
+    }
+    let mut frame = vec![0u8; len as usize];
+    read_exact(&mut frame)?;
+    Ok(frame)
+}
+
+/// Asks the server to close a session we declared lost, if it is alive.
+fn close_stale(stream: &TcpStream, shared: &Shared, stale: &Stale, deadline: Instant) {
+    match handshake(stream, shared, stale.session_id, &stale.password, deadline) {
+        Ok(resp) if resp.timeout_ms > 0 => {
+            let mut w = Writer::new();
+            proto::Request::CloseSession.encode(1, "", &mut w);
+            if (&*stream).write_all(w.bytes()).is_ok() {
+                let _ = read_frame_until(stream, deadline);
+            }
+            log::info!(
+                "zklock: closed session 0x{:x}, which had been declared lost",
+                stale.session_id
+            );
+        }
+        _ => {}
+    }
+}
+
+/// One connection attempt: TCP, (closing a stale session,) handshake, and
+/// the preamble. Returns the stream, ready to serve, with the state `Connected`.
+fn attempt(
+    shared: &Arc<Shared>,
+    host: &str,
+    port: u16,
+    stale: &mut Option<Stale>,
+) -> Result<TcpStream, AttemptError> {
+    let timeout = attempt_timeout(shared);
+    let deadline = Instant::now() + timeout;
+    if let Some(st) = stale.as_ref() {
+        // Reaching any server settles it: alive sessions are closed, and an
+        // unreachable server is not a reason to keep trying forever.
+        if let Ok(s) = tcp_connect(host, port, timeout) {
+            close_stale(&s, shared, st, deadline);
+            let _ = s.shutdown(Shutdown::Both);
+            *stale = None;
+        }
+    }
+    let stream = tcp_connect(host, port, timeout).map_err(AttemptError::Other)?;
+    let (session_id, password) = {
+        let s = shared.session.lock();
+        (s.session_id, s.password.clone())
+    };
+    let resp =
+        handshake(&stream, shared, session_id, &password, deadline).map_err(AttemptError::Other)?;
+    if resp.timeout_ms <= 0 {
+        return Err(if session_id != 0 {
+            AttemptError::Expired
+        } else {
+            AttemptError::Other("server refused to create a session".into())
+        });
+    }
+    establish(shared, &stream, session_id, resp)?;
+    Ok(stream)
+}
+
+/// Installs a live connection: records the session, writes the preamble,
+/// opens the connection to callers, and reports the state change.
+fn establish(
+    shared: &Arc<Shared>,
+    stream: &TcpStream,
+    presented: i64,
+    resp: ConnectResponse,
+) -> Result<(), AttemptError> {
+    let resumed = presented != 0 && resp.session_id == presented;
+    if presented != 0 && !resumed {
+        // Not expected from a server; treat as the old session ending.
+        declare_lost(shared);
+    }
+    let write_half = stream
+        .try_clone()
+        .map_err(|e| AttemptError::Other(format!("socket clone: {e}")))?;
+    let _ = write_half.set_write_timeout(Some(Duration::from_millis(resp.timeout_ms as u64) * 2 / 3));
+    let epoch = {
+        let mut s = shared.session.lock();
+        if s.closing {
+            return Err(AttemptError::Other("closing".into()));
+        }
+        s.session_id = resp.session_id;
+        s.password = resp.password;
+        s.timeout = Duration::from_millis(resp.timeout_ms as u64);
+        s.last_heard = Instant::now();
+        s.epoch
+    };
+    {
+        let mut out = shared.out.lock();
+        out.stream = Some(write_half);
+        out.epoch = epoch;
+        write_preamble(shared, &mut out, resumed, epoch);
+        out.flush();
+    }
+    {
+        let mut s = shared.session.lock();
+        s.state = SessionState::Connected;
+        shared.session_cv.notify_all();
+    }
+    let session_id = resp.session_id;
+    log::info!(
+        "zklock: session 0x{session_id:x} {} (timeout {} ms)",
+        if resumed { "resumed" } else { "established" },
+        resp.timeout_ms
+    );
+    shared.emit(if resumed {
+        SessionEvent::Reconnected { session_id }
+    } else {
+        SessionEvent::Connected { session_id }
+    });
+    Ok(())
+}
+
+/// Everything that must reach the server before any caller's request.
+fn write_preamble(
+    shared: &Arc<Shared>,
+    out: &mut super::shared::Outbound,
+    resumed: bool,
+    epoch: u64,
+) {
+    for (scheme, auth) in shared.auths.lock().iter() {
+        shared
+            .auth_waiters
+            .lock()
+            .push_back(AuthWaiter::Resent(scheme.clone(), auth.clone()));
+        proto::encode_auth(out.buf(), scheme, auth);
+    }
+    if resumed {
+        let (data, exist, child) = shared.watches.lock().paths();
+        if !(data.is_empty() && exist.is_empty() && child.is_empty()) {
+            proto::encode_set_watches(
+                out.buf(),
+                shared.last_zxid.load(Ordering::SeqCst),
+                &data,
+                &exist,
+                &child,
+            );
+        }
+    }
+    shared.enqueue_background_deletes(out, epoch);
+}
+
+/// Reads and dispatches until the connection fails; returns why.
+fn serve(shared: &Shared, stream: &TcpStream) -> String {
+    let read_timeout = shared.session.lock().read_timeout();
+    let ping_every = read_timeout / 2;
+    let mut last_heard = Instant::now();
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut current_timeout = Duration::ZERO;
+    loop {
+        if shared.session.lock().closing {
+            return "client closing".into();
+        }
+        let now = Instant::now();
+        let silent = now - last_heard;
+        if silent >= read_timeout {
+            return format!("no reply from the server for {} ms", silent.as_millis());
+        }
+        let until_ping = {
+            let mut out = shared.out.lock();
+            let idle = now - out.last_send;
+            if idle >= ping_every {
+                proto::encode_ping(out.buf());
+                out.flush();
+                ping_every
+            } else {
+                ping_every - idle
+            }
+        };
+        let wait = (read_timeout - silent).min(until_ping).max(Duration::from_millis(1));
+        // Setting the timeout is a system call; skip it when it would barely change.
+        if wait.abs_diff(current_timeout) > Duration::from_millis(5) {
+            let _ = stream.set_read_timeout(Some(wait));
+            current_timeout = wait;
+        }
+        match (&*stream).read(&mut chunk) {
+            Ok(0) => return "server closed the connection".into(),
+            Ok(n) => {
+                last_heard = Instant::now();
+                shared.session.lock().last_heard = last_heard;
+                buf.extend_from_slice(&chunk[..n]);
+                if let Err(e) = dispatch_frames(shared, &mut buf) {
+                    return e;
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return format!("read: {e}"),
+        }
+    }
+}
+
+/// Handles every complete frame at the front of `buf`.
+fn dispatch_frames(shared: &Shared, buf: &mut Vec<u8>) -> Result<(), String> {
+    let mut at = 0;
+    while buf.len() - at >= 4 {
+        let len = i32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
+        if !(0..=MAX_REPLY as i32).contains(&len) {
+            return Err(format!("bad frame length {len}"));
+        }
+        let len = len as usize;
+        if buf.len() - at - 4 < len {
+            break;
+        }
+        handle_frame(shared, &buf[at + 4..at + 4 + len]).map_err(|e| e.to_string())?;
+        at += 4 + len;
+    }
+    buf.drain(..at);
+    Ok(())
+}
+
+/// Handles one reply or notification frame.
+pub(crate) fn handle_frame(shared: &Shared, frame: &[u8]) -> Result<(), DecodeError> {
+    let mut r = Reader::new(frame);
+    let hdr = ReplyHeader::read(&mut r)?;
+    if hdr.zxid > 0 {
+        shared.last_zxid.fetch_max(hdr.zxid, Ordering::SeqCst);
+    }
+    match hdr.xid {
+        proto::xid::NOTIFICATION => {
+            let n = Notification::read(&mut r)?;
+            let watchers = shared.watches.lock().take(n.event_type, &n.path);
+            if !watchers.is_empty() {
+                let event = proto::WatchedEvent {
+                    event_type: n.event_type,
+                    state: WatchState::Connected,
+                    path: proto::to_client_path(shared.chroot(), &n.path),
+                };
+                let _ = shared.events.send(Event::Watch(watchers, event));
+            }
+        }
+        proto::xid::PING => {}
+        proto::xid::AUTH => {
+            let verdict: Reply = if hdr.err == 0 {
+                Ok(proto::Response::Empty)
+            } else {
+                Err(Failure::Server(ZkError::from_code(hdr.err)))
+            };
+            match shared.auth_waiters.lock().pop_front() {
+                Some(AuthWaiter::Caller(tx)) => {
+                    let _ = tx.send(verdict);
+                }
+                Some(AuthWaiter::Resent(scheme, auth)) if verdict.is_err() => {
+                    log::error!("zklock: re-sent {scheme} credentials were refused; dropped");
+                    shared.auths.lock().retain(|(s, a)| !(s == &scheme && a == &auth));
+                }
+                _ => {}
+            }
+        }
+        proto::xid::SET_WATCHES => {
+            if hdr.err != 0 {
+                log::warn!("zklock: SetWatches failed with {}", ZkError::from_code(hdr.err));
+            }
+        }
+        xid => {
+            let Some(p) = shared.pending.lock().remove(&xid) else {
+                log::debug!("zklock: reply for unknown xid {xid}");
+                return Ok(());
+            };
+            let reply: Reply = if hdr.err == 0 || p.opcode == proto::op::MULTI {
+                match proto::decode_response(p.opcode, shared.chroot(), &mut r) {
+                    Ok(resp) => Ok(resp),
+                    Err(_) if hdr.err != 0 => Err(Failure::Server(ZkError::from_code(hdr.err))),
+                    Err(e) => {
+                        p.completion.complete(Err(Failure::Protocol(e.to_string())));
+                        return Err(e);
+                    }
+                }
+            } else {
+                Err(Failure::Server(ZkError::from_code(hdr.err)))
+            };
+            if let Some((kind, path, watcher)) = p.watch {
+                let registered = match (&reply, kind) {
+                    (Ok(_), WatchKind::Exists) => Some(WatchKind::Data),
+                    (Err(Failure::Server(ZkError::NoNode)), WatchKind::Exists) => {
+                        Some(WatchKind::Exists)
+                    }
+                    (Ok(_), k) => Some(k),
+                    _ => None,
+                };
+                if let Some(k) = registered {
+                    shared.watches.lock().add(k, path, watcher);
+                }
+            }
+            p.completion.complete(reply);
+        }
+    }
+    Ok(())
+}
+
+/// The connection is gone: close it, fail what was in flight, go `Suspended`.
+fn disconnected(shared: &Shared, stream: &TcpStream, reason: &str) {
+    let (was_connected, session_id, closing) = {
+        let mut s = shared.session.lock();
+        let was = s.state == SessionState::Connected;
+        if was && !s.closing {
+            s.state = SessionState::Suspended;
+        }
+        s.last_error = reason.to_string();
+        shared.session_cv.notify_all();
+        (was, s.session_id, s.closing)
+    };
+    {
+        let mut out = shared.out.lock();
+        out.stream = None;
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+    let fail = if closing {
+        Failure::Closed
+    } else {
+        Failure::ConnectionLoss
+    };
+    fail_in_flight(shared, fail);
+    if was_connected && !closing {
+        log::info!("zklock: session 0x{session_id:x} suspended: {reason}");
+        shared.emit(SessionEvent::Suspended { session_id });
+    }
+}
+
+fn fail_in_flight(shared: &Shared, f: Failure) {
+    let pending: Vec<_> = shared.pending.lock().drain().map(|(_, p)| p).collect();
+    for p in pending {
+        p.completion.complete(Err(f.clone()));
+    }
+    let waiters: Vec<_> = shared.auth_waiters.lock().drain(..).collect();
+    for w in waiters {
+        if let AuthWaiter::Caller(tx) = w {
+            let _ = tx.send(Err(f.clone()));
+        }
+    }
+}
+
+/// The session has ended: report it once, fail its watches, start afresh.
+fn declare_lost(shared: &Shared) {
+    let (session_id, epoch) = {
+        let mut s = shared.session.lock();
+        if s.session_id == 0 {
+            return;
+        }
+        let old = (s.session_id, s.epoch);
+        s.session_id = 0;
+        s.password.clear();
+        s.epoch += 1;
+        s.timeout = shared.cfg.session_timeout;
+        if s.state != SessionState::Closed {
+            s.state = SessionState::Connecting;
+        }
+        shared.session_cv.notify_all();
+        old
+    };
+    log::warn!("zklock: session 0x{session_id:x} lost");
+    shared.forget_deletes_of(epoch);
+    shared.emit(SessionEvent::Lost { session_id });
+    let dropped = shared.watches.lock().take_all();
+    let chroot = shared.chroot().to_string();
+    for e in watch::session_ended_events(dropped, WatchState::Expired, |p| {
+        proto::to_client_path(&chroot, p)
+    }) {
+        let _ = shared.events.send(e);
+    }
+}
+
+/// The client is closed: fail everything still waiting, tell watchers and
+/// listeners, and stop the event thread.
+fn finish(shared: &Shared) {
+    let session_id = {
+        let mut s = shared.session.lock();
+        s.state = SessionState::Closed;
+        shared.session_cv.notify_all();
+        s.session_id
+    };
+    if let Some(s) = shared.out.lock().stream.take() {
+        let _ = s.shutdown(Shutdown::Both);
+    }
+    fail_in_flight(shared, Failure::Closed);
+    let dropped = shared.watches.lock().take_all();
+    let chroot = shared.chroot().to_string();
+    for e in watch::session_ended_events(dropped, WatchState::Closed, |p| {
+        proto::to_client_path(&chroot, p)
+    }) {
+        let _ = shared.events.send(e);
+    }
+    shared.emit(SessionEvent::Closed { session_id });
+    let _ = shared.events.send(Event::Stop);
+}

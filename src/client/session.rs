@@ -1,0 +1,168 @@
+//! Session state as callers see it, the events that report its changes, and
+//! the listeners those events are delivered to.
+//!
+//! The I/O thread is the only writer of the state. It changes the state
+//! first and queues the matching [`SessionEvent`] for the event thread
+//! second, so a listener never sees an event older than [`crate::Client::state`].
+
+use crossbeam_channel::Sender;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where the client's session stands now.
+///
+/// ```no_run
+/// # fn main() -> zklock::Result<()> {
+/// let client = zklock::Client::connect("127.0.0.1:2181")?;
+/// assert_eq!(client.state(), zklock::SessionState::Connected);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionState {
+    /// No session yet: the first one, or a new one after the last was lost.
+    /// Calls wait for it (up to their deadline).
+    Connecting,
+    /// The session is live and the connection is up.
+    Connected,
+    /// The connection is down; the session may still be alive on the server
+    /// and the client is reconnecting to resume it. Whatever the session
+    /// holds (ephemeral nodes, and so locks) may or may not still be there.
+    Suspended,
+    /// The client was closed; every call fails with [`crate::Error::Closed`].
+    Closed,
+}
+
+/// A change of the session, delivered in order to listeners and
+/// [`crate::Client::session_events`] receivers, on the client's event thread.
+///
+/// The life of one client: `Connected{a}`, then any number of
+/// `Suspended{a}` / `Reconnected{a}` pairs; if session `a` ends, exactly one
+/// `Lost{a}` followed by `Connected{b}` for the fresh session `b`; finally
+/// `Closed{..}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionEvent {
+    /// A new session is live (the first one, or a fresh one after `Lost`).
+    Connected {
+        /// The new session's id.
+        session_id: i64,
+    },
+    /// The connection was lost; the session may still be alive.
+    Suspended {
+        /// The session that may still be alive.
+        session_id: i64,
+    },
+    /// The connection is back and the session survived: its ephemeral nodes
+    /// and watches are intact.
+    Reconnected {
+        /// The same session id as before the suspension.
+        session_id: i64,
+    },
+    /// The session ended: the server said it expired, or no server could be
+    /// reached for a whole session timeout. Its ephemeral nodes are gone (or
+    /// are being deleted) and its watches will never fire. Reported once.
+    Lost {
+        /// The session that ended.
+        session_id: i64,
+    },
+    /// The client was closed.
+    Closed {
+        /// The last session id (0 if none was ever established).
+        session_id: i64,
+    },
+}
+
+impl SessionEvent {
+    /// The session the event is about.
+    pub fn session_id(&self) -> i64 {
+        match *self {
+            SessionEvent::Connected { session_id }
+            | SessionEvent::Suspended { session_id }
+            | SessionEvent::Reconnected { session_id }
+            | SessionEvent::Lost { session_id }
+            | SessionEvent::Closed { session_id } => session_id,
+        }
+    }
+}
+
+/// Identifies a listener added with [`crate::Client::add_listener`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerId(pub(crate) u64);
+
+pub(crate) type Listener = Arc<dyn Fn(&SessionEvent) + Send + Sync>;
+
+/// The listeners and channel subscribers of one client.
+#[derive(Default)]
+pub(crate) struct Listeners {
+    next_id: u64,
+    callbacks: Vec<(u64, Listener)>,
+    channels: Vec<Sender<SessionEvent>>,
+}
+
+impl Listeners {
+    pub fn add(&mut self, f: Listener) -> ListenerId {
+        self.next_id += 1;
+        self.callbacks.push((self.next_id, f));
+        ListenerId(self.next_id)
+    }
+
+    pub fn remove(&mut self, id: ListenerId) -> bool {
+        let before = self.callbacks.len();
+        self.callbacks.retain(|(i, _)| *i != id.0);
+        before != self.callbacks.len()
+    }
+
+    pub fn subscribe(&mut self, tx: Sender<SessionEvent>) {
+        self.channels.push(tx);
+    }
+
+    /// The callbacks to run for an event; channel subscribers are fed here,
+    /// and the ones whose receiver is gone are dropped.
+    pub fn dispatch(this: &Mutex<Listeners>, event: &SessionEvent) -> Vec<Listener> {
+        let mut l = this.lock();
+        l.channels.retain(|tx| tx.send(*event).is_ok());
+        l.callbacks.iter().map(|(_, f)| f.clone()).collect()
+    }
+}
+
+/// The session's state, guarded by one mutex with a condvar that is
+/// notified on every change.
+#[derive(Debug)]
+pub(crate) struct SessionInfo {
+    pub state: SessionState,
+    pub session_id: i64,
+    pub password: Vec<u8>,
+    /// Negotiated with the server (the requested one until then).
+    pub timeout: Duration,
+    /// Counts sessions: bumped when a session is lost. A call belongs to the
+    /// epoch it started in and fails with `SessionLost` if that ends.
+    pub epoch: u64,
+    /// When anything was last received from a server in this session.
+    pub last_heard: Instant,
+    /// Set by `close()`; the I/O thread winds down when it sees it.
+    pub closing: bool,
+    /// Why the last connection attempt failed (for connect errors).
+    pub last_error: String,
+}
+
+impl SessionInfo {
+    pub fn new(timeout: Duration) -> SessionInfo {
+        SessionInfo {
+            state: SessionState::Connecting,
+            session_id: 0,
+            password: Vec::new(),
+            timeout,
+            epoch: 1,
+            last_heard: Instant::now(),
+            closing: false,
+            last_error: String::new(),
+        }
+    }
+
+    /// How long a silent connection is trusted: 2/3 of the session timeout,
+    /// as ZooKeeper's own client does, so that a reconnect to another server
+    /// still has a third of the timeout to resume the session.
+    pub fn read_timeout(&self) -> Duration {
+        self.timeout * 2 / 3
+    }
+}

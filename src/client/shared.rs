@@ -1,0 +1,456 @@
+//! The state one client's threads share, and how requests get onto the wire.
+//!
+//! Callers write their own requests: under the `out` mutex a caller takes the
+//! next xid, registers the pending reply, and writes the frame, so requests
+//! from many threads are pipelined on one connection with no thread hop on
+//! the way out. The I/O thread ([`super::conn`]) reads every reply and
+//! completes the pending entry with the same xid.
+//!
+//! Lock order: `out` before `pending`, `out` before `deletes`; `session` is
+//! never held together with another of these.
+
+use super::jute::Writer;
+use super::proto::{self, Request, Response, WatchKind, ZkError};
+use super::session::{Listeners, SessionEvent, SessionInfo, SessionState};
+use super::watch::{Event, WatchRegistry, Watcher};
+use super::hosts::ConnectString;
+use crate::error::Error;
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::{Condvar, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// Settings fixed at connect time.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub connect: ConnectString,
+    pub session_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    /// The largest frame body the server accepts (its `jute.maxbuffer`).
+    pub max_frame: usize,
+}
+
+/// Why a request did not get a successful reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    Server(ZkError),
+    ConnectionLoss,
+    SessionLost,
+    Closed,
+    Timeout,
+    Protocol(String),
+    TooLarge(usize),
+}
+
+impl Failure {
+    pub fn into_error(self, path: &str) -> Error {
+        match self {
+            Failure::Server(ZkError::ConnectionLoss) | Failure::ConnectionLoss => {
+                Error::ConnectionLoss
+            }
+            Failure::Server(ZkError::SessionExpired) | Failure::SessionLost => Error::SessionLost,
+            Failure::Server(code) => Error::ZooKeeper {
+                code,
+                path: path.to_string(),
+            },
+            Failure::Closed => Error::Closed,
+            Failure::Timeout => Error::Timeout,
+            Failure::Protocol(m) => Error::Protocol(m),
+            Failure::TooLarge(n) => Error::InvalidArgument(format!(
+                "request of {n} bytes for {path} exceeds the server's limit (jute.maxbuffer)"
+            )),
+        }
+    }
+}
+
+pub(crate) type Reply = Result<Response, Failure>;
+
+/// Who gets a reply.
+pub(crate) enum Completion {
+    /// A blocked caller.
+    Caller(Sender<Reply>),
+    /// Client bookkeeping, run on the I/O thread; must not block.
+    Internal(Box<dyn FnOnce(Reply) + Send>),
+}
+
+impl Completion {
+    pub fn complete(self, r: Reply) {
+        match self {
+            Completion::Caller(tx) => {
+                // The caller may have given up (deadline); the reply is dropped.
+                let _ = tx.send(r);
+            }
+            Completion::Internal(f) => f(r),
+        }
+    }
+}
+
+/// A request waiting for its reply.
+pub(crate) struct Pending {
+    pub opcode: i32,
+    /// The watch to register if the reply allows it: (kind, server path, watcher).
+    pub watch: Option<(WatchKind, String, Watcher)>,
+    pub completion: Completion,
+}
+
+/// The write side of the current connection.
+pub(crate) struct Outbound {
+    pub stream: Option<TcpStream>,
+    /// The session epoch the connection serves.
+    pub epoch: u64,
+    next_xid: i32,
+    pub last_send: Instant,
+    buf: Writer,
+}
+
+impl Outbound {
+    fn next_xid(&mut self) -> i32 {
+        let x = self.next_xid;
+        // Negative xids are reserved for pings, auth and notifications.
+        self.next_xid = if x == i32::MAX { 1 } else { x + 1 };
+        x
+    }
+
+    /// Writes whatever is in the buffer; on failure the socket is shut down
+    /// so the I/O thread notices at once and fails every pending request.
+    pub fn flush(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        if let Some(s) = self.stream.as_mut()
+            && let Err(e) = s.write_all(self.buf.bytes())
+        {
+            log::debug!("zklock: write failed: {e}");
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        self.buf.clear();
+        self.last_send = Instant::now();
+    }
+
+    pub fn buf(&mut self) -> &mut Writer {
+        &mut self.buf
+    }
+}
+
+/// A delete the client keeps retrying until the server confirms it, so a
+/// contender node whose delete failed is never forgotten.
+struct BackgroundDelete {
+    id: u64,
+    path: String,
+    version: Option<i32>,
+    /// For an ephemeral node: the epoch of its session. Once that session
+    /// has ended the server has deleted it, and the entry is dropped.
+    ephemeral_epoch: Option<u64>,
+    in_flight: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct BackgroundDeletes {
+    next_id: u64,
+    entries: Vec<BackgroundDelete>,
+}
+
+/// One request for [`Shared::send`].
+pub(crate) struct Call {
+    pub request: Request,
+    pub watcher: Option<Watcher>,
+}
+
+impl Call {
+    pub fn new(request: Request) -> Call {
+        Call {
+            request,
+            watcher: None,
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub cfg: Config,
+    pub session: Mutex<SessionInfo>,
+    /// Notified on every change of `session`.
+    pub session_cv: Condvar,
+    pub out: Mutex<Outbound>,
+    pub pending: Mutex<HashMap<i32, Pending>>,
+    pub watches: Mutex<WatchRegistry>,
+    pub events: Sender<Event>,
+    pub listeners: Arc<Mutex<Listeners>>,
+    /// Credentials re-sent on every connection: (scheme, auth).
+    pub auths: Mutex<Vec<(String, Vec<u8>)>>,
+    /// Auth replies carry no xid of their own; they come back in order.
+    pub auth_waiters: Mutex<VecDeque<AuthWaiter>>,
+    deletes: Mutex<BackgroundDeletes>,
+    pub last_zxid: AtomicI64,
+    pub event_thread: Mutex<Option<std::thread::ThreadId>>,
+}
+
+/// Who waits for an auth reply.
+pub(crate) enum AuthWaiter {
+    Caller(Sender<Reply>),
+    /// Re-sent on reconnect: on failure it is dropped from the list.
+    Resent(String, Vec<u8>),
+}
+
+impl Shared {
+    pub fn new(cfg: Config, events: Sender<Event>, auths: Vec<(String, Vec<u8>)>) -> Shared {
+        let timeout = cfg.session_timeout;
+        Shared {
+            cfg,
+            session: Mutex::new(SessionInfo::new(timeout)),
+            session_cv: Condvar::new(),
+            out: Mutex::new(Outbound {
+                stream: None,
+                epoch: 0,
+                next_xid: 1,
+                last_send: Instant::now(),
+                buf: Writer::new(),
+            }),
+            pending: Mutex::new(HashMap::new()),
+            watches: Mutex::new(WatchRegistry::default()),
+            events,
+            listeners: Arc::new(Mutex::new(Listeners::default())),
+            auths: Mutex::new(auths),
+            auth_waiters: Mutex::new(VecDeque::new()),
+            deletes: Mutex::new(BackgroundDeletes::default()),
+            last_zxid: AtomicI64::new(0),
+            event_thread: Mutex::new(None),
+        }
+    }
+
+    pub fn chroot(&self) -> &str {
+        &self.cfg.connect.chroot
+    }
+
+    pub fn emit(&self, e: SessionEvent) {
+        let _ = self.events.send(Event::Session(e));
+    }
+
+    /// The epoch a call starting now belongs to, or `Closed`.
+    pub fn current_epoch(&self) -> Result<u64, Failure> {
+        let s = self.session.lock();
+        if s.closing || s.state == SessionState::Closed {
+            return Err(Failure::Closed);
+        }
+        Ok(s.epoch)
+    }
+
+    /// Waits until a connection of session `epoch` is up, and returns its
+    /// write side locked.
+    fn writable(
+        &self,
+        epoch: u64,
+        deadline: Instant,
+    ) -> Result<parking_lot::MutexGuard<'_, Outbound>, Failure> {
+        loop {
+            {
+                let out = self.out.lock();
+                if out.stream.is_some() {
+                    if out.epoch != epoch {
+                        return Err(Failure::SessionLost);
+                    }
+                    return Ok(out);
+                }
+            }
+            // The I/O thread installs the stream before it sets Connected and
+            // sets Suspended before it removes the stream, so this cannot spin.
+            let mut s = self.session.lock();
+            loop {
+                if s.closing || s.state == SessionState::Closed {
+                    return Err(Failure::Closed);
+                }
+                if s.epoch != epoch {
+                    return Err(Failure::SessionLost);
+                }
+                if s.state == SessionState::Connected {
+                    break;
+                }
+                if self.session_cv.wait_until(&mut s, deadline).timed_out() {
+                    if s.state == SessionState::Connected && s.epoch == epoch {
+                        break;
+                    }
+                    return Err(Failure::ConnectionLoss);
+                }
+            }
+        }
+    }
+
+    /// Encodes `call` into the outbound buffer and registers its pending reply.
+    pub fn enqueue(
+        &self,
+        out: &mut Outbound,
+        call: Call,
+        completion: Completion,
+    ) -> Result<(), (Failure, Completion)> {
+        let xid = out.next_xid();
+        let start = out.buf.bytes().len();
+        call.request.encode(xid, self.chroot(), &mut out.buf);
+        let body = out.buf.bytes().len() - start - 4;
+        if body > self.cfg.max_frame {
+            // Roll back: the server would drop the connection for it.
+            out.buf.truncate(start);
+            return Err((Failure::TooLarge(body), completion));
+        }
+        let watch = match (call.request.watch(), call.watcher) {
+            (Some(kind), Some(w)) => Some((
+                kind,
+                proto::to_server_path(self.chroot(), call.request.path()),
+                w,
+            )),
+            _ => None,
+        };
+        self.pending.lock().insert(
+            xid,
+            Pending {
+                opcode: call.request.opcode(),
+                watch,
+                completion,
+            },
+        );
+        Ok(())
+    }
+
+    /// Sends `calls` back-to-back in one write, in session `epoch`, and
+    /// returns one receiver per call, in order. Waits for a connection until
+    /// `deadline` if there is none.
+    pub fn send(
+        &self,
+        epoch: u64,
+        calls: Vec<Call>,
+        deadline: Instant,
+    ) -> Result<Vec<Receiver<Reply>>, Failure> {
+        let mut out = self.writable(epoch, deadline)?;
+        let mut rxs = Vec::with_capacity(calls.len());
+        for call in calls {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            if let Err((f, _)) = self.enqueue(&mut out, call, Completion::Caller(tx)) {
+                // Earlier calls of the batch still go out; this one fails.
+                let (tx, rx) = crossbeam_channel::bounded(1);
+                let _ = tx.send(Err(f));
+                rxs.push(rx);
+                continue;
+            }
+            rxs.push(rx);
+        }
+        out.flush();
+        Ok(rxs)
+    }
+
+    /// Sends one request and waits for its reply until `deadline`.
+    pub fn call(&self, epoch: u64, call: Call, deadline: Instant) -> Reply {
+        let rx = self.send(epoch, vec![call], deadline)?.pop().expect("one receiver per call");
+        wait_reply(&rx, deadline)
+    }
+
+    /// Sends an auth packet and waits for the server's verdict.
+    pub fn add_auth(&self, scheme: &str, auth: &[u8], deadline: Instant) -> Reply {
+        let epoch = self.current_epoch()?;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        {
+            let mut out = self.writable(epoch, deadline)?;
+            self.auth_waiters.lock().push_back(AuthWaiter::Caller(tx));
+            proto::encode_auth(out.buf(), scheme, auth);
+            out.flush();
+        }
+        let r = wait_reply(&rx, deadline);
+        if r.is_ok() {
+            self.auths.lock().push((scheme.to_string(), auth.to_vec()));
+        }
+        r
+    }
+
+    /// Hands a delete to the client, which retries it over reconnects until
+    /// the server confirms it (or, for an ephemeral node, until its session
+    /// has ended and the server deleted it anyway).
+    pub fn delete_in_background(
+        self: &Arc<Self>,
+        path: &str,
+        version: Option<i32>,
+        ephemeral_epoch: Option<u64>,
+    ) {
+        {
+            let mut d = self.deletes.lock();
+            d.next_id += 1;
+            let id = d.next_id;
+            d.entries.push(BackgroundDelete {
+                id,
+                path: path.to_string(),
+                version,
+                ephemeral_epoch,
+                in_flight: false,
+            });
+        }
+        let mut out = self.out.lock();
+        if out.stream.is_some() {
+            let epoch = out.epoch;
+            self.enqueue_background_deletes(&mut out, epoch);
+            out.flush();
+        }
+    }
+
+    /// Deletes still waiting for the server's confirmation.
+    pub fn background_deletes(&self) -> usize {
+        self.deletes.lock().entries.len()
+    }
+
+    /// Queues every background delete not already in flight onto `out`
+    /// (connected in session `epoch`); entries of ended sessions are dropped.
+    pub fn enqueue_background_deletes(self: &Arc<Self>, out: &mut Outbound, epoch: u64) {
+        let mut d = self.deletes.lock();
+        d.entries
+            .retain(|e| e.ephemeral_epoch.is_none_or(|ep| ep == epoch));
+        for e in d.entries.iter_mut().filter(|e| !e.in_flight) {
+            e.in_flight = true;
+            let id = e.id;
+            let weak: Weak<Shared> = Arc::downgrade(self);
+            let call = Call::new(Request::Delete {
+                path: e.path.clone(),
+                version: e.version,
+            });
+            let path = e.path.clone();
+            let done = Completion::Internal(Box::new(move |r: Reply| {
+                let Some(shared) = weak.upgrade() else { return };
+                let mut d = shared.deletes.lock();
+                let Some(pos) = d.entries.iter().position(|e| e.id == id) else {
+                    return;
+                };
+                match r {
+                    Ok(_) | Err(Failure::Server(ZkError::NoNode)) => {
+                        d.entries.remove(pos);
+                    }
+                    Err(Failure::ConnectionLoss) | Err(Failure::Timeout) => {
+                        d.entries[pos].in_flight = false;
+                    }
+                    Err(f) => {
+                        log::error!("zklock: background delete of {path} failed for good: {f:?}");
+                        d.entries.remove(pos);
+                    }
+                }
+            }));
+            if let Err((f, c)) = self.enqueue(out, call, done) {
+                c.complete(Err(f));
+            }
+        }
+    }
+
+    /// Drops background deletes of an ended session's ephemeral nodes.
+    pub fn forget_deletes_of(&self, epoch: u64) {
+        self.deletes
+            .lock()
+            .entries
+            .retain(|e| e.ephemeral_epoch != Some(epoch));
+    }
+}
+
+/// Waits for a reply until `deadline`.
+pub(crate) fn wait_reply(rx: &Receiver<Reply>, deadline: Instant) -> Reply {
+    match rx.recv_deadline(deadline) {
+        Ok(r) => r,
+        Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Failure::Timeout),
+        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Failure::ConnectionLoss),
+    }
+}
