@@ -297,22 +297,20 @@ fn establish(
         write_preamble(shared, &mut out, resumed, epoch);
         out.flush();
     }
-    {
-        let mut s = shared.session.lock();
-        s.state = SessionState::Connected;
-        shared.session_cv.notify_all();
-    }
     let session_id = resp.session_id;
     log::info!(
         "zklock: session 0x{session_id:x} {} (timeout {} ms)",
         if resumed { "resumed" } else { "established" },
         resp.timeout_ms
     );
+    let mut s = shared.session.lock();
+    s.state = SessionState::Connected;
     shared.emit(if resumed {
         SessionEvent::Reconnected { session_id }
     } else {
         SessionEvent::Connected { session_id }
     });
+    shared.session_cv.notify_all();
     Ok(())
 }
 
@@ -496,15 +494,17 @@ pub(crate) fn handle_frame(shared: &Shared, frame: &[u8]) -> Result<(), DecodeEr
 
 /// The connection is gone: close it, fail what was in flight, go `Suspended`.
 fn disconnected(shared: &Shared, stream: &TcpStream, reason: &str) {
-    let (was_connected, session_id, closing) = {
+    let closing = {
         let mut s = shared.session.lock();
-        let was = s.state == SessionState::Connected;
-        if was && !s.closing {
+        if s.state == SessionState::Connected && !s.closing {
             s.state = SessionState::Suspended;
+            let session_id = s.session_id;
+            log::info!("zklock: session 0x{session_id:x} suspended: {reason}");
+            shared.emit(SessionEvent::Suspended { session_id });
         }
         s.last_error = reason.to_string();
         shared.session_cv.notify_all();
-        (was, s.session_id, s.closing)
+        s.closing
     };
     {
         let mut out = shared.out.lock();
@@ -517,10 +517,6 @@ fn disconnected(shared: &Shared, stream: &TcpStream, reason: &str) {
         Failure::ConnectionLoss
     };
     fail_in_flight(shared, fail);
-    if was_connected && !closing {
-        log::info!("zklock: session 0x{session_id:x} suspended: {reason}");
-        shared.emit(SessionEvent::Suspended { session_id });
-    }
 }
 
 fn fail_in_flight(shared: &Shared, f: Failure) {
@@ -538,7 +534,7 @@ fn fail_in_flight(shared: &Shared, f: Failure) {
 
 /// The session has ended: report it once, fail its watches, start afresh.
 fn declare_lost(shared: &Shared) {
-    let (session_id, epoch) = {
+    let (_, epoch) = {
         let mut s = shared.session.lock();
         if s.session_id == 0 {
             return;
@@ -551,12 +547,12 @@ fn declare_lost(shared: &Shared) {
         if s.state != SessionState::Closed {
             s.state = SessionState::Connecting;
         }
+        log::warn!("zklock: session 0x{:x} lost", old.0);
+        shared.emit(SessionEvent::Lost { session_id: old.0 });
         shared.session_cv.notify_all();
         old
     };
-    log::warn!("zklock: session 0x{session_id:x} lost");
     shared.forget_deletes_of(epoch);
-    shared.emit(SessionEvent::Lost { session_id });
     let dropped = shared.watches.lock().take_all();
     let chroot = shared.chroot().to_string();
     for e in watch::session_ended_events(dropped, WatchState::Expired, |p| {
@@ -569,12 +565,11 @@ fn declare_lost(shared: &Shared) {
 /// The client is closed: fail everything still waiting, tell watchers and
 /// listeners, and stop the event thread.
 fn finish(shared: &Shared) {
-    let session_id = {
+    {
         let mut s = shared.session.lock();
         s.state = SessionState::Closed;
         shared.session_cv.notify_all();
-        s.session_id
-    };
+    }
     if let Some(s) = shared.out.lock().stream.take() {
         let _ = s.shutdown(Shutdown::Both);
     }
@@ -586,6 +581,11 @@ fn finish(shared: &Shared) {
     }) {
         let _ = shared.events.send(e);
     }
-    shared.emit(SessionEvent::Closed { session_id });
+    {
+        let s = shared.session.lock();
+        shared.emit(SessionEvent::Closed {
+            session_id: s.session_id,
+        });
+    }
     let _ = shared.events.send(Event::Stop);
 }

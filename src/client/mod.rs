@@ -364,6 +364,15 @@ impl Client {
         self.shared().session.lock().session_id
     }
 
+    /// The session id and password, as the server issued them: whoever has
+    /// both can resume (or close) the session on another connection, so
+    /// treat the password as a secret. Tests use this to expire a session on
+    /// the server the way Curator's `KillSession` does.
+    pub fn session_credentials(&self) -> (i64, Vec<u8>) {
+        let s = self.shared().session.lock();
+        (s.session_id, s.password.clone())
+    }
+
     /// The session timeout the server granted (the one asked for until then).
     pub fn session_timeout(&self) -> Duration {
         self.shared().session.lock().timeout
@@ -767,6 +776,13 @@ impl Client {
     /// the server. Dropping the last clone does the same.
     pub fn close(&self) {
         self.handle.close();
+    }
+
+    /// How many requests have been written and await their reply right now:
+    /// a diagnostic for stalls, and the proof that calls from many threads
+    /// are pipelined rather than taking turns.
+    pub fn requests_in_flight(&self) -> usize {
+        self.shared().pending.lock().len()
     }
 
     /// How many deletes handed to the background are still unconfirmed

@@ -92,36 +92,54 @@ pub struct ListenerId(pub(crate) u64);
 pub(crate) type Listener = Arc<dyn Fn(&SessionEvent) + Send + Sync>;
 
 /// The listeners and channel subscribers of one client.
+///
+/// Events are numbered when the I/O thread emits them and delivered later
+/// by the event thread; each subscriber remembers the number current when
+/// it subscribed and is given only later events, so nobody is told about a
+/// change that happened before they asked.
 #[derive(Default)]
 pub(crate) struct Listeners {
     next_id: u64,
-    callbacks: Vec<(u64, Listener)>,
-    channels: Vec<Sender<SessionEvent>>,
+    /// The number of the last event emitted.
+    pub emitted: u64,
+    callbacks: Vec<(u64, u64, Listener)>,
+    channels: Vec<(u64, Sender<SessionEvent>)>,
 }
 
 impl Listeners {
     pub fn add(&mut self, f: Listener) -> ListenerId {
         self.next_id += 1;
-        self.callbacks.push((self.next_id, f));
+        self.callbacks.push((self.next_id, self.emitted, f));
         ListenerId(self.next_id)
     }
 
     pub fn remove(&mut self, id: ListenerId) -> bool {
         let before = self.callbacks.len();
-        self.callbacks.retain(|(i, _)| *i != id.0);
+        self.callbacks.retain(|(i, _, _)| *i != id.0);
         before != self.callbacks.len()
     }
 
     pub fn subscribe(&mut self, tx: Sender<SessionEvent>) {
-        self.channels.push(tx);
+        self.channels.push((self.emitted, tx));
     }
 
-    /// The callbacks to run for an event; channel subscribers are fed here,
-    /// and the ones whose receiver is gone are dropped.
-    pub fn dispatch(this: &Mutex<Listeners>, event: &SessionEvent) -> Vec<Listener> {
+    /// Numbers a new event.
+    pub fn stamp(&mut self) -> u64 {
+        self.emitted += 1;
+        self.emitted
+    }
+
+    /// The callbacks to run for event number `seq`; channel subscribers are
+    /// fed here, and the ones whose receiver is gone are dropped.
+    pub fn dispatch(this: &Mutex<Listeners>, event: &SessionEvent, seq: u64) -> Vec<Listener> {
         let mut l = this.lock();
-        l.channels.retain(|tx| tx.send(*event).is_ok());
-        l.callbacks.iter().map(|(_, f)| f.clone()).collect()
+        l.channels
+            .retain(|(since, tx)| seq <= *since || tx.send(*event).is_ok());
+        l.callbacks
+            .iter()
+            .filter(|(_, since, _)| seq > *since)
+            .map(|(_, _, f)| f.clone())
+            .collect()
     }
 }
 

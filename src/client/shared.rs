@@ -6,8 +6,9 @@
 //! the way out. The I/O thread ([`super::conn`]) reads every reply and
 //! completes the pending entry with the same xid.
 //!
-//! Lock order: `out` before `pending`, `out` before `deletes`; `session` is
-//! never held together with another of these.
+//! Lock order: `out` before `pending`, `out` before `deletes`, `session`
+//! before `listeners`; `session` is never held together with `out`,
+//! `pending` or `deletes`.
 
 use super::jute::Writer;
 use super::proto::{self, Request, Response, WatchKind, ZkError};
@@ -226,8 +227,15 @@ impl Shared {
         &self.cfg.connect.chroot
     }
 
+    /// Numbers and queues a session event. Called with the session lock
+    /// held, in the same critical section as the state change it reports,
+    /// so a thread that sees the new state and then subscribes is never
+    /// sent the event of that change.
     pub fn emit(&self, e: SessionEvent) {
-        let _ = self.events.send(Event::Session(e));
+        // Stamped and queued under one lock, so numbers follow queue order.
+        let mut l = self.listeners.lock();
+        let seq = l.stamp();
+        let _ = self.events.send(Event::Session(e, seq));
     }
 
     /// The epoch a call starting now belongs to, or `Closed`.

@@ -26,7 +26,8 @@ pub(crate) type Watcher = Box<dyn FnOnce(WatchedEvent) + Send>;
 /// Work for the event thread.
 pub(crate) enum Event {
     Watch(Vec<Watcher>, WatchedEvent),
-    Session(SessionEvent),
+    /// A session event and its number (see `Listeners`).
+    Session(SessionEvent, u64),
     Stop,
 }
 
@@ -128,8 +129,8 @@ pub(crate) fn run_event_thread(rx: Receiver<Event>, listeners: Arc<Mutex<Listene
                     }
                 }
             }
-            Event::Session(event) => {
-                for l in Listeners::dispatch(&listeners, &event) {
+            Event::Session(event, seq) => {
+                for l in Listeners::dispatch(&listeners, &event, seq) {
                     if catch_unwind(AssertUnwindSafe(|| l(&event))).is_err() {
                         log::error!("zklock: a session listener panicked on {event:?}; ignored");
                     }
