@@ -1,4 +1,24 @@
 //! zklock: ZooKeeper coordination recipes for threaded Rust programs.
+//!
+//! zklock speaks the ZooKeeper protocol itself, through [`Client`]: one TCP
+//! connection per session, one I/O thread, one event thread, and session
+//! semantics a lock can be built on (see the [`client`] module for the exact
+//! guarantees).
+//!
+//! ```
+//! use zklock::{Client, CreateMode};
+//! # fn main() -> zklock::Result<()> {
+//! # let hosts = zklock::doc_hosts();
+//! let client = Client::connect(&hosts)?; // "host:port,host:port/chroot"
+//! client.ensure_path("/zklock-doc")?;
+//! let (path, stat) =
+//!     client.create("/zklock-doc/n-", b"hello", CreateMode::EphemeralSequential)?;
+//! assert_eq!(client.get_data(&path)?.0, b"hello");
+//! assert_eq!(stat.ephemeral_owner, client.session_id());
+//! client.delete(&path, None)?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
 
 pub mod client;
 mod error;
@@ -9,3 +29,15 @@ pub use client::{
     SessionState, Stat, WatchState, WatchedEvent, ZkError, perms,
 };
 pub use error::{Error, Result};
+
+/// The connect string the documentation examples use: `ZK_HOSTS`, or
+/// `127.0.0.1:2181`. Not part of the API.
+#[doc(hidden)]
+pub fn doc_hosts() -> String {
+    std::env::var("ZK_HOSTS").unwrap_or_else(|_| "127.0.0.1:2181".to_string())
+}
+
+/// The README's examples, compiled and run as documentation tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -80,28 +80,11 @@ fn validate_inner(path: &str, sequential: bool) -> Result<()> {
     Ok(())
 }
 
-/// Joins a parent path and a child name.
-pub(crate) fn join(parent: &str, child: &str) -> String {
-    if parent == "/" {
-        format!("/{child}")
-    } else {
-        format!("{parent}/{child}")
-    }
-}
-
 /// The parent of a path ("/" for top-level nodes and the root).
 pub(crate) fn parent(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
         Some(i) => &path[..i],
-    }
-}
-
-/// The last segment of a path.
-pub(crate) fn basename(path: &str) -> &str {
-    match path.rfind('/') {
-        Some(i) => &path[i + 1..],
-        None => path,
     }
 }
 
@@ -121,7 +104,16 @@ mod tests {
     #[test]
     fn rejects_bad_paths() {
         for p in [
-            "", "a", "a/b", "/a/", "//", "/a//b", "/a/./b", "/a/..", "/a\0b", "/a\u{1}",
+            "",
+            "a",
+            "a/b",
+            "/a/",
+            "//",
+            "/a//b",
+            "/a/./b",
+            "/a/..",
+            "/a\0b",
+            "/a\u{1}",
             "/a\u{fff5}",
         ] {
             assert!(validate(p).is_err(), "{p:?} accepted");
@@ -130,11 +122,8 @@ mod tests {
     }
 
     #[test]
-    fn join_parent_basename() {
-        assert_eq!(join("/", "a"), "/a");
-        assert_eq!(join("/a", "b"), "/a/b");
+    fn parent_of_paths() {
         assert_eq!(parent("/a/b"), "/a");
         assert_eq!(parent("/a"), "/");
-        assert_eq!(basename("/a/b"), "b");
     }
 }

@@ -74,7 +74,9 @@ fn sequential_and_ephemeral_nodes() {
     assert_eq!(sb.ephemeral_owner, 0);
     assert!(sb.czxid > sa.czxid);
     // A sequential create may end in '/': the name is the number alone.
-    let (n, _) = c.create("/q/", b"", CreateMode::PersistentSequential).unwrap();
+    let (n, _) = c
+        .create("/q/", b"", CreateMode::PersistentSequential)
+        .unwrap();
     assert_eq!(n, "/q/0000000002");
     // Ephemeral nodes go with the session.
     let observer = Client::connect(&format!("{}{root}", hosts())).unwrap();
@@ -122,16 +124,19 @@ fn ensure_path_creates_ancestors_and_tolerates_existing() {
 #[test]
 fn container_nodes_are_reaped_once_empty() {
     let (c, _) = client();
-    c.ensure_path_with("/locks/db", CreateMode::Container).unwrap();
+    c.ensure_path_with("/locks/db", CreateMode::Container)
+        .unwrap();
     let (child, _) = c
         .create("/locks/db/n-", b"", CreateMode::EphemeralSequential)
         .unwrap();
     c.delete(&child, None).unwrap();
     // The harness's server checks containers every 100 ms; a default server
     // (ZK_HOSTS) every minute.
-    wait_until(Duration::from_secs(150), "the empty container to be reaped", || {
-        c.exists("/locks/db").unwrap().is_none()
-    });
+    wait_until(
+        Duration::from_secs(150),
+        "the empty container to be reaped",
+        || c.exists("/locks/db").unwrap().is_none(),
+    );
 }
 
 #[test]
@@ -163,9 +168,24 @@ fn watches_fire_once_with_the_right_event() {
     assert_eq!(
         got,
         vec![
-            ("exists", EventType::NodeCreated, "/w".to_string(), WatchState::Connected),
-            ("children", EventType::NodeChildrenChanged, "/w".to_string(), WatchState::Connected),
-            ("data", EventType::NodeDataChanged, "/w".to_string(), WatchState::Connected),
+            (
+                "exists",
+                EventType::NodeCreated,
+                "/w".to_string(),
+                WatchState::Connected
+            ),
+            (
+                "children",
+                EventType::NodeChildrenChanged,
+                "/w".to_string(),
+                WatchState::Connected
+            ),
+            (
+                "data",
+                EventType::NodeDataChanged,
+                "/w".to_string(),
+                WatchState::Connected
+            ),
         ]
     );
 }
@@ -176,7 +196,8 @@ fn deletion_fires_data_and_child_watches() {
     c.create("/d", b"", CreateMode::Persistent).unwrap();
     let (tx, rx) = crossbeam_channel::unbounded();
     let tx2 = tx.clone();
-    c.get_data_watch("/d", move |e| tx.send(e).unwrap()).unwrap();
+    c.get_data_watch("/d", move |e| tx.send(e).unwrap())
+        .unwrap();
     c.get_children_watch("/d", move |e| tx2.send(e).unwrap())
         .unwrap();
     c.delete("/d", None).unwrap();
@@ -212,7 +233,12 @@ fn multi_is_all_or_nothing() {
             Op::check("/m", 0),
             Op::set_data("/m", b"v1".to_vec(), Some(0)),
             Op::create("/m/a", vec![], CreateMode::Persistent, Acl::open_unsafe()),
-            Op::create("/m/s-", vec![], CreateMode::PersistentSequential, Acl::open_unsafe()),
+            Op::create(
+                "/m/s-",
+                vec![],
+                CreateMode::PersistentSequential,
+                Acl::open_unsafe(),
+            ),
             Op::delete("/m/a", None),
         ])
         .unwrap();
@@ -246,7 +272,11 @@ fn acls_open_read_only_creator_and_digest() {
     c.create_with_acl("/ro", b"r", CreateMode::Persistent, &Acl::read_unsafe())
         .unwrap();
     assert_eq!(c.get_data("/ro").unwrap().0, b"r");
-    assert!(c.set_data("/ro", b"x", None).unwrap_err().is(ZkError::NoAuth));
+    assert!(
+        c.set_data("/ro", b"x", None)
+            .unwrap_err()
+            .is(ZkError::NoAuth)
+    );
     // digest: only alice.
     let acl = vec![Acl::digest("alice", "secret", perms::ALL)];
     with_auth
@@ -290,12 +320,15 @@ fn chroot_is_invisible_to_the_client() {
         .create("/n-", b"", CreateMode::PersistentSequential)
         .unwrap();
     assert_eq!(p, "/n-0000000000");
-    assert!(plain.exists(&format!("{root}/n-0000000000")).unwrap().is_some());
+    assert!(
+        plain
+            .exists(&format!("{root}/n-0000000000"))
+            .unwrap()
+            .is_some()
+    );
     let (tx, rx) = crossbeam_channel::bounded(1);
     c.get_data_watch(&p, move |e| tx.send(e).unwrap()).unwrap();
-    plain
-        .set_data(&format!("{root}{p}"), b"x", None)
-        .unwrap();
+    plain.set_data(&format!("{root}{p}"), b"x", None).unwrap();
     assert_eq!(rx.recv_timeout(WAIT).unwrap().path, p);
     assert_eq!(c.get_children("/").unwrap(), vec!["n-0000000000"]);
     assert!(c.exists("/").unwrap().is_some());
@@ -304,7 +337,15 @@ fn chroot_is_invisible_to_the_client() {
 #[test]
 fn bad_input_is_a_typed_error() {
     let (c, _) = client();
-    for p in ["", "rel", "/trailing/", "/a//b", "/a/./b", "/nul\0", "/a/.."] {
+    for p in [
+        "",
+        "rel",
+        "/trailing/",
+        "/a//b",
+        "/a/./b",
+        "/nul\0",
+        "/a/..",
+    ] {
         assert!(
             matches!(c.exists(p), Err(Error::InvalidPath { .. })),
             "{p:?} was accepted"
@@ -336,7 +377,11 @@ fn pipelining_from_16_threads() {
             std::thread::spawn(move || {
                 for i in 0..100 {
                     let (p, _) = c
-                        .create("/pipe/n-", format!("{t}-{i}").as_bytes(), CreateMode::EphemeralSequential)
+                        .create(
+                            "/pipe/n-",
+                            format!("{t}-{i}").as_bytes(),
+                            CreateMode::EphemeralSequential,
+                        )
                         .unwrap();
                     assert_eq!(c.get_data(&p).unwrap().0, format!("{t}-{i}").as_bytes());
                     c.delete(&p, None).unwrap();
@@ -365,7 +410,9 @@ fn requests_from_many_threads_are_in_flight_together() {
             std::thread::spawn(move || c.get_data("/x").map(|_| ()))
         })
         .collect();
-    wait_until(WAIT, "16 requests in flight", || c.requests_in_flight() == 16);
+    wait_until(WAIT, "16 requests in flight", || {
+        c.requests_in_flight() == 16
+    });
     proxy.unfreeze();
     for t in threads {
         t.join().unwrap().unwrap();
@@ -430,7 +477,10 @@ fn dropping_the_last_clone_closes_the_session() {
     c.create("/eph", b"", CreateMode::Ephemeral).unwrap();
     let clone = c.clone();
     drop(c);
-    assert!(observer.exists("/eph").unwrap().is_some(), "a clone still lives");
+    assert!(
+        observer.exists("/eph").unwrap().is_some(),
+        "a clone still lives"
+    );
     drop(clone);
     assert!(observer.exists("/eph").unwrap().is_none());
 }
@@ -440,7 +490,8 @@ fn watches_are_told_when_the_client_closes() {
     let (c, _) = client();
     c.create("/w", b"", CreateMode::Persistent).unwrap();
     let (tx, rx) = crossbeam_channel::bounded(1);
-    c.get_data_watch("/w", move |e| tx.send(e).unwrap()).unwrap();
+    c.get_data_watch("/w", move |e| tx.send(e).unwrap())
+        .unwrap();
     c.close();
     let e = rx.recv_timeout(WAIT).unwrap();
     assert_eq!(e.event_type, EventType::Session);
@@ -452,12 +503,17 @@ fn panicking_watchers_and_listeners_do_not_hurt_the_client() {
     let (c, _) = client();
     c.create("/p", b"", CreateMode::Persistent).unwrap();
     c.add_listener(|_| panic!("listener panics"));
-    c.get_data_watch("/p", |_| panic!("watcher panics")).unwrap();
+    c.get_data_watch("/p", |_| panic!("watcher panics"))
+        .unwrap();
     let (tx, rx) = crossbeam_channel::bounded(1);
     c.set_data("/p", b"1", None).unwrap();
-    c.get_data_watch("/p", move |e| tx.send(e).unwrap()).unwrap();
+    c.get_data_watch("/p", move |e| tx.send(e).unwrap())
+        .unwrap();
     c.set_data("/p", b"2", None).unwrap();
-    assert_eq!(rx.recv_timeout(WAIT).unwrap().event_type, EventType::NodeDataChanged);
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap().event_type,
+        EventType::NodeDataChanged
+    );
 }
 
 #[test]

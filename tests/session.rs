@@ -14,9 +14,7 @@ const SESSION: Duration = Duration::from_secs(2);
 const WAIT: Duration = Duration::from_secs(20);
 
 fn next(events: &Receiver<SessionEvent>) -> SessionEvent {
-    events
-        .recv_timeout(WAIT)
-        .expect("a session event in time")
+    events.recv_timeout(WAIT).expect("a session event in time")
 }
 
 /// A client through a fresh proxy, in a fresh chroot, with a 2 s session.
@@ -62,7 +60,10 @@ fn a_short_freeze_suspends_and_resumes_the_same_session() {
     proxy.unfreeze();
     assert_eq!(next(&events), SessionEvent::Reconnected { session_id: sid });
     assert_eq!(c.session_id(), sid);
-    assert!(obs.exists("/eph").unwrap().is_some(), "the session's node survived");
+    assert!(
+        obs.exists("/eph").unwrap().is_some(),
+        "the session's node survived"
+    );
     c.exists("/eph").unwrap().unwrap();
 }
 
@@ -73,7 +74,8 @@ fn a_long_freeze_ends_in_exactly_one_lost_and_a_new_session() {
     c.create("/eph", b"", CreateMode::Ephemeral).unwrap();
     c.create("/w", b"", CreateMode::Persistent).unwrap();
     let (wtx, wrx) = crossbeam_channel::bounded(1);
-    c.get_data_watch("/w", move |e| wtx.send(e).unwrap()).unwrap();
+    c.get_data_watch("/w", move |e| wtx.send(e).unwrap())
+        .unwrap();
     let old = c.session_id();
     let events = c.session_events();
     proxy.freeze();
@@ -87,7 +89,10 @@ fn a_long_freeze_ends_in_exactly_one_lost_and_a_new_session() {
     assert!(matches!(during.join().unwrap(), Err(Error::SessionLost)));
     // The watch of the ended session is told once.
     let w = wrx.recv_timeout(WAIT).unwrap();
-    assert_eq!((w.event_type, w.state), (EventType::Session, WatchState::Expired));
+    assert_eq!(
+        (w.event_type, w.state),
+        (EventType::Session, WatchState::Expired)
+    );
     // The server expires the old session on its own: its node goes.
     wait_until(WAIT, "the old session's node to vanish", || {
         obs.exists("/eph").unwrap().is_none()
@@ -131,7 +136,11 @@ fn an_expiry_reported_by_the_server_is_lost_once() {
         .iter()
         .filter(|e| matches!(e, SessionEvent::Lost { .. }))
         .collect();
-    assert_eq!(lost, vec![&SessionEvent::Lost { session_id: old }], "{seen:?}");
+    assert_eq!(
+        lost,
+        vec![&SessionEvent::Lost { session_id: old }],
+        "{seen:?}"
+    );
     assert_ne!(c.session_id(), old);
     c.exists("/").unwrap();
 }
@@ -178,7 +187,9 @@ fn an_in_flight_request_fails_at_once_on_reset() {
             (r, Instant::now())
         })
     };
-    wait_until(WAIT, "the request to be in flight", || c.requests_in_flight() == 1);
+    wait_until(WAIT, "the request to be in flight", || {
+        c.requests_in_flight() == 1
+    });
     let reset_at = Instant::now();
     proxy.reset();
     let (r, failed_at) = call.join().unwrap();
@@ -187,7 +198,9 @@ fn an_in_flight_request_fails_at_once_on_reset() {
     let after = failed_at - reset_at;
     assert!(after < SESSION / 3, "failed {after:?} after the reset");
     proxy.unfreeze();
-    wait_until(WAIT, "reconnection", || c.state() == SessionState::Connected);
+    wait_until(WAIT, "reconnection", || {
+        c.state() == SessionState::Connected
+    });
     c.get_data("/x").unwrap();
 }
 
@@ -213,7 +226,8 @@ fn a_change_made_while_disconnected_fires_the_watch_on_reconnect() {
     let obs = observer(&root);
     c.create("/n", b"", CreateMode::Persistent).unwrap();
     let (tx, rx) = crossbeam_channel::bounded(1);
-    c.get_data_watch("/n", move |e| tx.send(e).unwrap()).unwrap();
+    c.get_data_watch("/n", move |e| tx.send(e).unwrap())
+        .unwrap();
     let events = c.session_events();
     proxy.freeze();
     assert!(matches!(next(&events), SessionEvent::Suspended { .. }));
@@ -222,7 +236,10 @@ fn a_change_made_while_disconnected_fires_the_watch_on_reconnect() {
     proxy.unfreeze();
     assert!(matches!(next(&events), SessionEvent::Reconnected { .. }));
     let e = rx.recv_timeout(WAIT).unwrap();
-    assert_eq!((e.event_type, e.path.as_str()), (EventType::NodeDeleted, "/n"));
+    assert_eq!(
+        (e.event_type, e.path.as_str()),
+        (EventType::NodeDeleted, "/n")
+    );
 }
 
 #[test]
@@ -235,7 +252,8 @@ fn a_server_restart_keeps_the_session_and_its_watches() {
     c.create("/n", b"", CreateMode::Persistent).unwrap();
     c.create("/eph", b"", CreateMode::Ephemeral).unwrap();
     let (tx, rx) = crossbeam_channel::bounded(1);
-    c.get_data_watch("/n", move |e| tx.send(e).unwrap()).unwrap();
+    c.get_data_watch("/n", move |e| tx.send(e).unwrap())
+        .unwrap();
     let sid = c.session_id();
     let events = c.session_events();
     server.stop();
@@ -277,7 +295,9 @@ fn a_busy_client_survives_a_server_restart() {
     };
     let sid = c.session_id();
     let events = c.session_events();
-    wait_until(WAIT, "some creates", || c.get_children("/busy").unwrap().len() > 20);
+    wait_until(WAIT, "some creates", || {
+        c.get_children("/busy").unwrap().len() > 20
+    });
     server.stop();
     assert_eq!(next(&events), SessionEvent::Suspended { session_id: sid });
     server.start();
@@ -317,7 +337,8 @@ fn connected_member(ens: &Ensemble, sid: i64) -> Option<usize> {
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
         for (i, s) in ens.servers.iter().enumerate() {
-            if s.is_running() && four_letter(s.port(), "cons").is_some_and(|a| a.contains(&needle)) {
+            if s.is_running() && four_letter(s.port(), "cons").is_some_and(|a| a.contains(&needle))
+            {
                 return Some(i);
             }
         }
@@ -346,5 +367,48 @@ fn a_lost_session_found_alive_later_is_closed() {
     assert_eq!(next(&events), SessionEvent::Lost { session_id: old });
     server.start();
     assert!(matches!(next(&events), SessionEvent::Connected { .. }));
-    assert!(c.exists("/eph").unwrap().is_none(), "the old session was closed");
+    assert!(
+        c.exists("/eph").unwrap().is_none(),
+        "the old session was closed"
+    );
+}
+
+#[test]
+fn a_background_delete_survives_a_disconnection_and_goes_first() {
+    let (proxy, c, root) = proxied();
+    let obs = observer(&root);
+    c.create("/node", b"", CreateMode::Ephemeral).unwrap();
+    let sid = c.session_id();
+    let events = c.session_events();
+    proxy.freeze();
+    c.delete_in_background("/node", None).unwrap();
+    assert_eq!(c.pending_background_deletes(), 1);
+    assert_eq!(next(&events), SessionEvent::Suspended { session_id: sid });
+    assert_eq!(c.pending_background_deletes(), 1, "kept across the loss");
+    assert!(obs.exists("/node").unwrap().is_some());
+    proxy.unfreeze();
+    assert_eq!(next(&events), SessionEvent::Reconnected { session_id: sid });
+    // The delete was written before any request of the new connection, so
+    // this create cannot find the old node in its way.
+    c.create("/node", b"new", CreateMode::Ephemeral).unwrap();
+    wait_until(WAIT, "the delete to be confirmed", || {
+        c.pending_background_deletes() == 0
+    });
+    assert_eq!(obs.get_data("/node").unwrap().0, b"new");
+}
+
+#[test]
+fn background_deletes_are_confirmed_while_connected() {
+    let (c, _) = support::client();
+    c.create("/gone", b"", CreateMode::Persistent).unwrap();
+    c.delete_in_background("/gone", None).unwrap();
+    c.delete_in_background("/never-existed", None).unwrap();
+    wait_until(WAIT, "both deletes to be confirmed", || {
+        c.pending_background_deletes() == 0
+    });
+    assert!(c.exists("/gone").unwrap().is_none());
+    assert!(matches!(
+        c.delete_in_background("bad", None),
+        Err(Error::InvalidPath { .. })
+    ));
 }

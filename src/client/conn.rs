@@ -22,8 +22,10 @@
 //! old session turns out to be alive after all (the server was down too), it
 //! is closed, so its ephemeral nodes do not linger.
 
-use super::jute::{DecodeError, Reader, Writer};
-use super::proto::{self, ConnectResponse, Notification, ReplyHeader, WatchKind, WatchState, ZkError};
+use super::jute::{DecodeError, Reader, Writer, frame_len};
+use super::proto::{
+    self, ConnectResponse, Notification, ReplyHeader, WatchKind, WatchState, ZkError,
+};
 use super::session::{SessionEvent, SessionState};
 use super::shared::{AuthWaiter, Failure, Reply, Shared};
 use super::watch::{self, Event};
@@ -77,7 +79,7 @@ pub(crate) fn run_io_thread(shared: Arc<Shared>) {
                 log::debug!("zklock: connect to {host}:{port} failed: {why}");
                 shared.session.lock().last_error = format!("{host}:{port}: {why}");
                 failures += 1;
-                if failures as usize % hosts.len() == 0 {
+                if (failures as usize).is_multiple_of(hosts.len()) {
                     backoff(&shared, failures / hosts.len() as u32);
                 }
             }
@@ -198,11 +200,10 @@ fn read_frame_until(stream: &TcpStream, deadline: Instant) -> Result<Vec<u8>, St
     };
     let mut len = [0u8; 4];
     read_exact(&mut len)?;
-    let len = i32::from_be_bytes(len);
-    if !(0..=MAX_REPLY as i32).contains(&len) {
-        return Err(format!("bad handshake frame length {len}"));
+    if let Err(e) = frame_len(&len, MAX_REPLY) {
+        return Err(format!("handshake: {e}"));
     }
-    let mut frame = vec![0u8; len as usize];
+    let mut frame = vec![0u8; i32::from_be_bytes(len) as usize];
     read_exact(&mut frame)?;
     Ok(frame)
 }
@@ -278,7 +279,8 @@ fn establish(
     let write_half = stream
         .try_clone()
         .map_err(|e| AttemptError::Other(format!("socket clone: {e}")))?;
-    let _ = write_half.set_write_timeout(Some(Duration::from_millis(resp.timeout_ms as u64) * 2 / 3));
+    let _ =
+        write_half.set_write_timeout(Some(Duration::from_millis(resp.timeout_ms as u64) * 2 / 3));
     let epoch = {
         let mut s = shared.session.lock();
         if s.closing {
@@ -371,7 +373,9 @@ fn serve(shared: &Shared, stream: &TcpStream) -> String {
                 ping_every - idle
             }
         };
-        let wait = (read_timeout - silent).min(until_ping).max(Duration::from_millis(1));
+        let wait = (read_timeout - silent)
+            .min(until_ping)
+            .max(Duration::from_millis(1));
         // Setting the timeout is a system call; skip it when it would barely change.
         if wait.abs_diff(current_timeout) > Duration::from_millis(5) {
             let _ = stream.set_read_timeout(Some(wait));
@@ -397,17 +401,9 @@ fn serve(shared: &Shared, stream: &TcpStream) -> String {
 /// Handles every complete frame at the front of `buf`.
 fn dispatch_frames(shared: &Shared, buf: &mut Vec<u8>) -> Result<(), String> {
     let mut at = 0;
-    while buf.len() - at >= 4 {
-        let len = i32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
-        if !(0..=MAX_REPLY as i32).contains(&len) {
-            return Err(format!("bad frame length {len}"));
-        }
-        let len = len as usize;
-        if buf.len() - at - 4 < len {
-            break;
-        }
-        handle_frame(shared, &buf[at + 4..at + 4 + len]).map_err(|e| e.to_string())?;
-        at += 4 + len;
+    while let Some(len) = frame_len(&buf[at..], MAX_REPLY).map_err(|e| e.to_string())? {
+        handle_frame(shared, &buf[at + 4..at + len]).map_err(|e| e.to_string())?;
+        at += len;
     }
     buf.drain(..at);
     Ok(())
@@ -446,14 +442,20 @@ pub(crate) fn handle_frame(shared: &Shared, frame: &[u8]) -> Result<(), DecodeEr
                 }
                 Some(AuthWaiter::Resent(scheme, auth)) if verdict.is_err() => {
                     log::error!("zklock: re-sent {scheme} credentials were refused; dropped");
-                    shared.auths.lock().retain(|(s, a)| !(s == &scheme && a == &auth));
+                    shared
+                        .auths
+                        .lock()
+                        .retain(|(s, a)| !(s == &scheme && a == &auth));
                 }
                 _ => {}
             }
         }
         proto::xid::SET_WATCHES => {
             if hdr.err != 0 {
-                log::warn!("zklock: SetWatches failed with {}", ZkError::from_code(hdr.err));
+                log::warn!(
+                    "zklock: SetWatches failed with {}",
+                    ZkError::from_code(hdr.err)
+                );
             }
         }
         xid => {

@@ -99,7 +99,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_strings() {
-        for s in ["", ",", "h:notaport", "h:99999", ":1", "h/bad/", "h//x", "[::1"] {
+        for s in [
+            "",
+            ",",
+            "h:notaport",
+            "h:99999",
+            ":1",
+            "h/bad/",
+            "h//x",
+            "[::1",
+        ] {
             assert!(ConnectString::parse(s).is_err(), "{s:?} accepted");
         }
     }

@@ -18,6 +18,21 @@ impl fmt::Display for DecodeError {
     }
 }
 
+/// The length (prefix included) of the complete frame at the start of `buf`,
+/// `None` if more bytes are needed, an error if the length prefix is
+/// negative or above `max`.
+pub fn frame_len(buf: &[u8], max: usize) -> Result<Option<usize>, DecodeError> {
+    let Some(prefix) = buf.get(..4) else {
+        return Ok(None);
+    };
+    let len = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+    if len < 0 || len as usize > max {
+        return Err(DecodeError("frame length out of range"));
+    }
+    let total = 4 + len as usize;
+    Ok((buf.len() >= total).then_some(total))
+}
+
 /// Appends jute-encoded values to a byte buffer.
 #[derive(Debug, Default)]
 pub struct Writer {
@@ -73,6 +88,7 @@ impl Writer {
         &self.buf
     }
 
+    #[cfg(test)]
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
     }
@@ -195,7 +211,10 @@ mod tests {
         assert!(r.bool().unwrap());
         assert_eq!(r.buffer().unwrap(), b"abc");
         assert_eq!(r.string().unwrap(), "héllo");
-        assert_eq!(r.strings().unwrap(), vec!["a".to_string(), "bc".to_string()]);
+        assert_eq!(
+            r.strings().unwrap(),
+            vec!["a".to_string(), "bc".to_string()]
+        );
         assert_eq!(r.remaining(), 0);
     }
 

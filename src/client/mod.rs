@@ -33,6 +33,8 @@
 //! ```
 
 mod conn;
+#[cfg(test)]
+mod decode_fuzz;
 mod digest;
 mod hosts;
 pub(crate) mod jute;
@@ -255,9 +257,10 @@ impl Handle {
             if h.thread().id() == std::thread::current().id() || on_event_thread {
                 continue; // never join ourselves; the thread ends on its own
             }
-            if done.recv_deadline(deadline).is_err() && h.is_finished() {
-                let _ = h.join();
-            } else if h.is_finished() {
+            // Disconnects when the thread ends; a thread still busy after
+            // the bound (a connect attempt) is left to end on its own.
+            let _ = done.recv_deadline(deadline);
+            if h.is_finished() {
                 let _ = h.join();
             }
         }
@@ -380,7 +383,9 @@ impl Client {
 
     /// The largest zxid seen in any reply.
     pub fn last_zxid(&self) -> i64 {
-        self.shared().last_zxid.load(std::sync::atomic::Ordering::SeqCst)
+        self.shared()
+            .last_zxid
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Creates a node with the open ACL and returns its path (with the
@@ -785,8 +790,23 @@ impl Client {
         self.shared().pending.lock().len()
     }
 
-    /// How many deletes handed to the background are still unconfirmed
-    /// (see the lock recipes' clean-up guarantees).
+    /// Deletes `path` (at `version`, or any version for `None`) without
+    /// waiting, and keeps retrying until the server confirms it: across
+    /// connection losses, and on every reconnect before any other request,
+    /// so nothing sent after the reconnection can see the node. A node that
+    /// is already gone counts as deleted. Only the end of the client (or an
+    /// error such as `NoAuth`, which is logged) stops the retries.
+    ///
+    /// This is what zklock's recipes do with a contender node whose delete
+    /// failed; it is Curator's "guaranteed delete".
+    pub fn delete_in_background(&self, path: &str, version: Option<i32>) -> Result<()> {
+        path::validate(path)?;
+        self.shared().delete_in_background(path, version, None);
+        Ok(())
+    }
+
+    /// How many deletes handed to [`Client::delete_in_background`] (by the
+    /// caller or by zklock's recipes) the server has not confirmed yet.
     pub fn pending_background_deletes(&self) -> usize {
         self.shared().background_deletes()
     }
@@ -795,16 +815,15 @@ impl Client {
 /// Turns the results of a multi into `Ok` or the first failure.
 fn multi_outcome(ops: &[Op], results: Vec<OpResult>) -> Result<Vec<OpResult>> {
     let failed = results.iter().enumerate().find_map(|(i, r)| match r {
-        OpResult::Error(code)
-            if *code != ZkError::RuntimeInconsistency && code.code() != 0 =>
-        {
+        OpResult::Error(code) if *code != ZkError::RuntimeInconsistency && code.code() != 0 => {
             Some((i, *code))
         }
         _ => None,
     });
     match failed {
-        Some((i, code)) => Err(Failure::Server(code)
-            .into_error(ops.get(i).map(Op::path).unwrap_or(""))),
+        Some((i, code)) => {
+            Err(Failure::Server(code).into_error(ops.get(i).map(Op::path).unwrap_or("")))
+        }
         None => Ok(results),
     }
 }

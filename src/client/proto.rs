@@ -15,7 +15,6 @@ use std::fmt;
 
 /// Operation codes (`ZooDefs.OpCode`).
 pub(crate) mod op {
-    pub const NOTIFICATION: i32 = 0;
     pub const CREATE: i32 = 1;
     pub const DELETE: i32 = 2;
     pub const EXISTS: i32 = 3;
@@ -1115,7 +1114,9 @@ mod tests {
 
     #[test]
     fn set_watches_splits_large_sets() {
-        let paths: Vec<String> = (0..20_000).map(|i| format!("/some/longer/path/{i:08}")).collect();
+        let paths: Vec<String> = (0..20_000)
+            .map(|i| format!("/some/longer/path/{i:08}"))
+            .collect();
         let mut w = Writer::new();
         encode_set_watches(&mut w, 5, &paths, &[], &paths);
         let b = w.into_bytes();

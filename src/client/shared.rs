@@ -10,11 +10,11 @@
 //! before `listeners`; `session` is never held together with `out`,
 //! `pending` or `deletes`.
 
+use super::hosts::ConnectString;
 use super::jute::Writer;
 use super::proto::{self, Request, Response, WatchKind, ZkError};
 use super::session::{Listeners, SessionEvent, SessionInfo, SessionState};
 use super::watch::{Event, WatchRegistry, Watcher};
-use super::hosts::ConnectString;
 use crate::error::Error;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
@@ -350,7 +350,10 @@ impl Shared {
 
     /// Sends one request and waits for its reply until `deadline`.
     pub fn call(&self, epoch: u64, call: Call, deadline: Instant) -> Reply {
-        let rx = self.send(epoch, vec![call], deadline)?.pop().expect("one receiver per call");
+        let rx = self
+            .send(epoch, vec![call], deadline)?
+            .pop()
+            .expect("one receiver per call");
         wait_reply(&rx, deadline)
     }
 

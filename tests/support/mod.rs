@@ -3,7 +3,7 @@
 //!
 //! Every test works in its own chroot (`/zklock-test-<uuid>`), so tests of
 //! one binary run in parallel against one server without seeing each other.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod proxy;
 pub mod server;

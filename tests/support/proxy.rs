@@ -217,7 +217,9 @@ fn pump(
                 let path = create_path(&frame[12..]).unwrap_or_default();
                 let mut f = st.faults.lock().unwrap();
                 let hit = is_create(op)
-                    && f.drop_after_create.as_ref().is_some_and(|p| path.starts_with(p.as_str()));
+                    && f.drop_after_create
+                        .as_ref()
+                        .is_some_and(|p| path.starts_with(p.as_str()));
                 if hit {
                     f.drop_after_create = None;
                 }

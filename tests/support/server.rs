@@ -36,7 +36,11 @@ pub fn scratch_dir(name: &str) -> PathBuf {
             }
         }
     }
-    let dir = base.join(format!("{}-{name}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+    let dir = base.join(format!(
+        "{}-{name}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
