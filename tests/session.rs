@@ -412,3 +412,38 @@ fn background_deletes_are_confirmed_while_connected() {
         Err(Error::InvalidPath { .. })
     ));
 }
+
+#[test]
+fn a_create_whose_reply_is_lost_was_still_applied() {
+    // The proxy's "drop right after create" fault: the server gets the
+    // create, the client never gets the reply. This is the case the lock
+    // recipes must recover from without leaving a second node.
+    let (proxy, c, root) = proxied();
+    let obs = observer(&root);
+    c.ensure_path("/q").unwrap();
+    proxy.drop_after_create(&format!("{root}/q/"));
+    let r = c.create("/q/n-", b"mine", CreateMode::EphemeralSequential);
+    assert!(matches!(r, Err(Error::ConnectionLoss)), "{r:?}");
+    assert_eq!(proxy.creates_dropped(), 1);
+    wait_until(WAIT, "reconnection", || {
+        c.state() == SessionState::Connected
+    });
+    let kids = obs.get_children("/q").unwrap();
+    assert_eq!(kids, vec!["n-0000000000"]);
+    // It belongs to our (surviving) session.
+    let st = obs.exists("/q/n-0000000000").unwrap().unwrap();
+    assert_eq!(st.ephemeral_owner, c.session_id());
+}
+
+#[test]
+fn a_slow_network_within_the_read_timeout_is_not_a_disconnection() {
+    let (proxy, c, _) = proxied();
+    let events = c.session_events();
+    proxy.set_delay(Duration::from_millis(200));
+    for i in 0..5 {
+        c.create(&format!("/slow-{i}"), b"", CreateMode::Persistent)
+            .unwrap();
+    }
+    proxy.set_delay(Duration::ZERO);
+    assert!(events.try_recv().is_err(), "no session event expected");
+}
