@@ -175,7 +175,9 @@ impl ClientBuilder {
                         st.last_error.clone()
                     };
                     drop(st);
-                    client.close();
+                    // The connect timeout is spent: do not wait for the I/O
+                    // thread's current attempt; it ends on its own.
+                    client.handle.close(false);
                     return Err(Error::Connect {
                         hosts: s.cfg.connect.hosts_text(),
                         timeout: self.connect_timeout,
@@ -213,7 +215,8 @@ struct Handle {
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 impl Handle {
-    fn close(&self) {
+    /// Closes the session; with `join`, waits (bounded) for the threads.
+    fn close(&self, join: bool) {
         let s = &self.shared;
         let connected_epoch = {
             let mut st = s.session.lock();
@@ -252,6 +255,9 @@ impl Handle {
         }
         let on_event_thread = *s.event_thread.lock() == Some(std::thread::current().id());
         let threads: Vec<Tracked> = self.threads.lock().drain(..).collect();
+        if !join {
+            return;
+        }
         let deadline = Instant::now() + CLOSE_WAIT;
         for (h, done) in threads {
             if h.thread().id() == std::thread::current().id() || on_event_thread {
@@ -269,7 +275,7 @@ impl Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        self.close();
+        self.close(true);
     }
 }
 
@@ -780,7 +786,7 @@ impl Client {
     /// Later calls fail with [`Error::Closed`]. Waits at most about 2 s for
     /// the server. Dropping the last clone does the same.
     pub fn close(&self) {
-        self.handle.close();
+        self.handle.close(true);
     }
 
     /// How many requests have been written and await their reply right now:
