@@ -69,6 +69,25 @@ pub enum Error {
     /// Any other argument out of range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The acquire was cancelled with `cancel()`; its node was deleted.
+    #[error("acquire cancelled")]
+    Cancelled,
+    /// The lock (or lease) is no longer held: the session that held it ended,
+    /// or its node was deleted by someone else. Another holder may have it.
+    #[error("lock lost: {path} is no longer held")]
+    LockLost {
+        /// The contender (or lease) node that was lost.
+        path: String,
+    },
+    /// The semaphore node stores a different number of leases than this
+    /// handle was created with; every handle on a path must agree.
+    #[error("semaphore stores max_leases {stored}, this handle asked for {requested}")]
+    LeaseMismatch {
+        /// The number stored in the semaphore node.
+        stored: u32,
+        /// The number this handle was created with.
+        requested: u32,
+    },
     /// A reply did not follow the protocol; the connection was dropped.
     #[error("protocol error: {0}")]
     Protocol(String),

@@ -80,11 +80,28 @@ fn validate_inner(path: &str, sequential: bool) -> Result<()> {
     Ok(())
 }
 
+/// Joins a parent path and a child name.
+pub(crate) fn join(parent: &str, child: &str) -> String {
+    if parent == "/" {
+        format!("/{child}")
+    } else {
+        format!("{parent}/{child}")
+    }
+}
+
 /// The parent of a path ("/" for top-level nodes and the root).
 pub(crate) fn parent(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
         Some(i) => &path[..i],
+    }
+}
+
+/// The last segment of a path.
+pub(crate) fn basename(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(i) => &path[i + 1..],
+        None => path,
     }
 }
 
@@ -123,6 +140,8 @@ mod tests {
 
     #[test]
     fn parent_of_paths() {
+        assert_eq!(join("/", "a"), "/a");
+        assert_eq!(join("/a", "b"), "/a/b");
         assert_eq!(parent("/a/b"), "/a");
         assert_eq!(parent("/a"), "/");
     }

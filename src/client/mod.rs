@@ -807,7 +807,8 @@ impl Client {
     /// failed; it is Curator's "guaranteed delete".
     pub fn delete_in_background(&self, path: &str, version: Option<i32>) -> Result<()> {
         path::validate(path)?;
-        self.shared().delete_in_background(path, version, None);
+        self.shared()
+            .delete_in_background(shared::Target::Path(path.into()), version, None);
         Ok(())
     }
 

@@ -138,11 +138,22 @@ impl Outbound {
     }
 }
 
+/// What a background delete removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// One node.
+    Path(String),
+    /// Every child of `parent` whose name starts with `prefix`: a node whose
+    /// create may or may not have been applied (its reply was lost), found
+    /// by the unique prefix it was created with.
+    Prefix { parent: String, prefix: String },
+}
+
 /// A delete the client keeps retrying until the server confirms it, so a
 /// contender node whose delete failed is never forgotten.
 struct BackgroundDelete {
     id: u64,
-    path: String,
+    target: Target,
     version: Option<i32>,
     /// For an ephemeral node: the epoch of its session. Once that session
     /// has ended the server has deleted it, and the entry is dropped.
@@ -154,6 +165,20 @@ struct BackgroundDelete {
 pub(crate) struct BackgroundDeletes {
     next_id: u64,
     entries: Vec<BackgroundDelete>,
+}
+
+impl BackgroundDeletes {
+    fn push(&mut self, target: Target, version: Option<i32>, ephemeral_epoch: Option<u64>) {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.entries.push(BackgroundDelete {
+            id,
+            target,
+            version,
+            ephemeral_epoch,
+            in_flight: false,
+        });
+    }
 }
 
 /// One request for [`Shared::send`].
@@ -379,22 +404,16 @@ impl Shared {
     /// has ended and the server deleted it anyway).
     pub fn delete_in_background(
         self: &Arc<Self>,
-        path: &str,
+        target: Target,
         version: Option<i32>,
         ephemeral_epoch: Option<u64>,
     ) {
-        {
-            let mut d = self.deletes.lock();
-            d.next_id += 1;
-            let id = d.next_id;
-            d.entries.push(BackgroundDelete {
-                id,
-                path: path.to_string(),
-                version,
-                ephemeral_epoch,
-                in_flight: false,
-            });
-        }
+        self.deletes.lock().push(target, version, ephemeral_epoch);
+        self.send_background_deletes();
+    }
+
+    /// Sends the background deletes not in flight, if connected.
+    fn send_background_deletes(self: &Arc<Self>) {
         let mut out = self.out.lock();
         if out.stream.is_some() {
             let epoch = out.epoch;
@@ -410,42 +429,36 @@ impl Shared {
 
     /// Queues every background delete not already in flight onto `out`
     /// (connected in session `epoch`); entries of ended sessions are dropped.
+    /// Completions run later on the I/O thread, never in here (they take the
+    /// `deletes` lock, and a prefix search's completion takes `out`).
     pub fn enqueue_background_deletes(self: &Arc<Self>, out: &mut Outbound, epoch: u64) {
         let mut d = self.deletes.lock();
         d.entries
             .retain(|e| e.ephemeral_epoch.is_none_or(|ep| ep == epoch));
+        let mut refused = Vec::new();
         for e in d.entries.iter_mut().filter(|e| !e.in_flight) {
             e.in_flight = true;
-            let id = e.id;
-            let weak: Weak<Shared> = Arc::downgrade(self);
-            let call = Call::new(Request::Delete {
-                path: e.path.clone(),
-                version: e.version,
-            });
-            let path = e.path.clone();
-            let done = Completion::Internal(Box::new(move |r: Reply| {
-                let Some(shared) = weak.upgrade() else { return };
-                let mut d = shared.deletes.lock();
-                let Some(pos) = d.entries.iter().position(|e| e.id == id) else {
-                    return;
-                };
-                match r {
-                    Ok(_) | Err(Failure::Server(ZkError::NoNode)) => {
-                        d.entries.remove(pos);
-                    }
-                    Err(Failure::ConnectionLoss) | Err(Failure::Timeout) => {
-                        d.entries[pos].in_flight = false;
-                    }
-                    Err(f) => {
-                        log::error!("zklock: background delete of {path} failed for good: {f:?}");
-                        d.entries.remove(pos);
-                    }
-                }
-            }));
-            if let Err((f, c)) = self.enqueue(out, call, done) {
-                c.complete(Err(f));
+            let request = match &e.target {
+                Target::Path(path) => Request::Delete {
+                    path: path.clone(),
+                    version: e.version,
+                },
+                Target::Prefix { parent, .. } => Request::GetChildren {
+                    path: parent.clone(),
+                    watch: false,
+                },
+            };
+            let done =
+                Completion::Internal(Box::new(background_completion(Arc::downgrade(self), e.id)));
+            if let Err((f, _)) = self.enqueue(out, Call::new(request), done) {
+                log::error!(
+                    "zklock: background delete of {:?} impossible: {f:?}",
+                    e.target
+                );
+                refused.push(e.id);
             }
         }
+        d.entries.retain(|e| !refused.contains(&e.id));
     }
 
     /// Drops background deletes of an ended session's ephemeral nodes.
@@ -454,6 +467,39 @@ impl Shared {
             .lock()
             .entries
             .retain(|e| e.ephemeral_epoch != Some(epoch));
+    }
+}
+
+/// What to do with the reply to background delete `id`.
+fn background_completion(weak: Weak<Shared>, id: u64) -> impl FnOnce(Reply) + Send {
+    move |r: Reply| {
+        let Some(shared) = weak.upgrade() else { return };
+        let mut d = shared.deletes.lock();
+        let Some(pos) = d.entries.iter().position(|e| e.id == id) else {
+            return;
+        };
+        match (r, d.entries[pos].target.clone()) {
+            (Ok(Response::Children(children, _)), Target::Prefix { parent, prefix }) => {
+                // Found: delete what matches (usually one node, or none).
+                let e = d.entries.remove(pos);
+                for child in children.iter().filter(|c| c.starts_with(&prefix)) {
+                    let path = crate::path::join(&parent, child);
+                    d.push(Target::Path(path), e.version, e.ephemeral_epoch);
+                }
+                drop(d);
+                shared.send_background_deletes();
+            }
+            (Ok(_), _) | (Err(Failure::Server(ZkError::NoNode)), _) => {
+                d.entries.remove(pos);
+            }
+            (Err(Failure::ConnectionLoss), _) | (Err(Failure::Timeout), _) => {
+                d.entries[pos].in_flight = false;
+            }
+            (Err(f), target) => {
+                log::error!("zklock: background delete of {target:?} failed for good: {f:?}");
+                d.entries.remove(pos);
+            }
+        }
     }
 }
 

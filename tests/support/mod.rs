@@ -5,9 +5,11 @@
 //! one binary run in parallel against one server without seeing each other.
 #![allow(dead_code, unused_imports)]
 
+pub mod holders;
 pub mod proxy;
 pub mod server;
 
+pub use holders::Occupancy;
 pub use proxy::Proxy;
 pub use server::{Ensemble, ZkServer, four_letter};
 

@@ -1,0 +1,414 @@
+//! The queue walker: the one implementation of the lock recipe that every
+//! lock kind (and the semaphore's internal lock) runs.
+//!
+//! 1. Create an ephemeral-sequential contender node named with a fresh
+//!    unique prefix, and list the directory in the same write: the server
+//!    answers both in order, so the listing already holds our node and every
+//!    contender that can ever be ahead of us.
+//! 2. Ask the strategy: do we hold the lock? If not, which one node must go
+//!    first (the blocker)?
+//! 3. Watch the blocker with get-data (not exists: no watch is left on the
+//!    server when it is already gone), and wait on the attempt's channel.
+//! 4. When the blocker is deleted, take the next blocker from the same
+//!    listing: counters only grow, so nothing new can be ahead of us, and a
+//!    new listing would tell nothing more. When no blocker is left, we hold
+//!    the lock. After any session event or error, list again instead.
+//!
+//! While it waits, a contender also watches its own node (in the same round
+//! trip as its first blocker watch): if someone deletes it, the walker must
+//! know, or it would go on to "hold" a lock with no node, alongside the next
+//! contender. It then queues again at the back, as kazoo does.
+//!
+//! If the reply to the create is lost, the node may or may not exist: the
+//! walker lists the directory and looks for its unique prefix before it
+//! creates another (the "GUID" note of ZooKeeper's recipes). Whatever ends an
+//! attempt without the lock (timeout, cancel, error), the node is deleted,
+//! and a delete that cannot be confirmed is handed to the client's
+//! background deletes, never dropped.
+
+use super::attempt::{Attempt, stop};
+use super::name::{self, Contender, Role};
+use super::strategy::Decision;
+use super::wait::{Waiter, Wake};
+use crate::client::proto::{Request, Response};
+use crate::client::shared::{Call, Failure, Reply, Target};
+use crate::client::{Client, CreateMode, EventType, ZkError};
+use crate::error::{Error, Result};
+use crate::path;
+use std::time::Instant;
+
+/// What one acquire attempt asks for.
+pub(crate) struct Spec<'a> {
+    pub client: &'a Client,
+    /// The lock directory.
+    pub dir: &'a str,
+    pub role: Role,
+    pub data: &'a [u8],
+    pub ephemeral: bool,
+    pub decide: fn(&[Contender], usize) -> Decision,
+    /// `None`: wait as long as it takes.
+    pub deadline: Option<Instant>,
+    /// `false`: give up instead of waiting for another holder.
+    pub wait: bool,
+    /// Extra writer markers to recognise in the directory.
+    pub extra: &'a [String],
+}
+
+/// A lock just acquired: the node's full path and creation zxid, and the
+/// session epoch it belongs to.
+pub(crate) struct Acquired {
+    pub node: String,
+    pub czxid: i64,
+    pub epoch: u64,
+}
+
+/// Our contender node, as far as we know.
+enum Node {
+    None,
+    /// A create was sent but its reply lost: the node may exist.
+    InDoubt,
+    Mine {
+        name: String,
+        czxid: i64,
+    },
+}
+
+/// What to do after waiting on a blocker.
+enum Next {
+    /// It is gone: take the next blocker from the same listing.
+    Gone,
+    /// Something else happened: list again.
+    Relist,
+    /// Our own node is gone: queue again.
+    Requeue,
+}
+
+struct Walk<'s> {
+    spec: &'s Spec<'s>,
+    at: Attempt<'s>,
+    prefix: String,
+    node: Node,
+    /// Whether our own node is watched (it is once we have waited).
+    own_watched: bool,
+}
+
+/// Runs one acquire attempt. `Ok(None)` only when `spec.wait` is false and
+/// another contender holds the lock.
+pub(crate) fn acquire(spec: &Spec<'_>, waiter: Waiter) -> Result<Option<Acquired>> {
+    let mut walk = Walk {
+        spec,
+        at: Attempt::new(spec.client, spec.deadline, waiter)?,
+        prefix: name::kazoo_prefix(spec.role),
+        node: Node::None,
+        own_watched: false,
+    };
+    let outcome = walk.run();
+    match outcome {
+        Ok(Some(a)) => Ok(Some(a)),
+        Ok(None) => {
+            walk.clean_up();
+            Ok(None)
+        }
+        Err(e) => {
+            walk.clean_up();
+            Err(e)
+        }
+    }
+}
+
+impl Walk<'_> {
+    fn full(&self, name: &str) -> String {
+        path::join(self.spec.dir, name)
+    }
+
+    fn list(&mut self) -> Result<Reply> {
+        self.at.call(Call::new(Request::GetChildren {
+            path: self.spec.dir.to_string(),
+            watch: false,
+        }))
+    }
+
+    fn ensure_dir(&self) -> Result<()> {
+        self.spec
+            .client
+            .ensure_path_with(self.spec.dir, CreateMode::Container)
+    }
+
+    /// Makes sure we have a node; returns a listing taken after its create,
+    /// when one came with it.
+    fn obtain_node(&mut self) -> Result<Option<Vec<String>>> {
+        loop {
+            self.at.check()?;
+            match &self.node {
+                Node::Mine { .. } => return Ok(None),
+                Node::None => {
+                    self.at.connected()?;
+                    let mode = if self.spec.ephemeral {
+                        CreateMode::EphemeralSequential
+                    } else {
+                        CreateMode::PersistentSequential
+                    };
+                    let create = Request::Create {
+                        path: self.full(&self.prefix),
+                        data: self.spec.data.to_vec(),
+                        acl: crate::Acl::open_unsafe(),
+                        mode,
+                    };
+                    let list = Request::GetChildren {
+                        path: self.spec.dir.to_string(),
+                        watch: false,
+                    };
+                    let mut replies = self
+                        .at
+                        .round_trip(vec![Call::new(create), Call::new(list)])?;
+                    let listing = replies.pop().expect("two replies");
+                    match replies.pop().expect("two replies") {
+                        Ok(Response::Created(p, stat)) => {
+                            self.node = Node::Mine {
+                                name: path::basename(&p).to_string(),
+                                czxid: stat.czxid,
+                            };
+                            return Ok(match listing {
+                                Ok(Response::Children(c, _)) => Some(c),
+                                _ => None,
+                            });
+                        }
+                        Ok(r) => return Err(Error::Protocol(format!("create answered {r:?}"))),
+                        Err(f) => match self.at.retryable(f, self.spec.dir)? {
+                            Failure::Server(ZkError::NoNode) => self.ensure_dir()?,
+                            _ => self.node = Node::InDoubt,
+                        },
+                    }
+                }
+                Node::InDoubt => {
+                    self.at.connected()?;
+                    match self.list()? {
+                        Ok(Response::Children(children, _)) => {
+                            match children.iter().find(|c| c.starts_with(&self.prefix)) {
+                                Some(found) => {
+                                    let found = found.clone();
+                                    if let Some(czxid) = self.czxid_of(&found)? {
+                                        self.node = Node::Mine { name: found, czxid };
+                                        return Ok(Some(children));
+                                    }
+                                }
+                                None => self.node = Node::None,
+                            }
+                        }
+                        Ok(r) => return Err(Error::Protocol(format!("list answered {r:?}"))),
+                        Err(f) => {
+                            if let Failure::Server(ZkError::NoNode) =
+                                self.at.retryable(f, self.spec.dir)?
+                            {
+                                // No directory, so no node of ours in it.
+                                self.node = Node::None;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The creation zxid of a node found after a lost create reply;
+    /// `None` if it vanished or the question must be asked again.
+    fn czxid_of(&mut self, name: &str) -> Result<Option<i64>> {
+        let path = self.full(name);
+        let r = self.at.call(Call::new(Request::Exists {
+            path: path.clone(),
+            watch: false,
+        }))?;
+        match r {
+            Ok(Response::Stat(s)) => Ok(Some(s.czxid)),
+            Ok(r) => Err(Error::Protocol(format!("exists answered {r:?}"))),
+            Err(f) => {
+                if let Failure::Server(ZkError::NoNode) = self.at.retryable(f, &path)? {
+                    self.node = Node::None;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn run(&mut self) -> Result<Option<Acquired>> {
+        let mut listing: Option<Vec<String>> = None;
+        loop {
+            self.at.check()?;
+            if let Some(fresh) = self.obtain_node()? {
+                listing = Some(fresh);
+            }
+            let children = match listing.take() {
+                Some(c) => c,
+                None => {
+                    self.at.connected()?;
+                    match self.list()? {
+                        Ok(Response::Children(c, _)) => c,
+                        Ok(r) => return Err(Error::Protocol(format!("list answered {r:?}"))),
+                        Err(f) => {
+                            if let Failure::Server(ZkError::NoNode) =
+                                self.at.retryable(f, self.spec.dir)?
+                            {
+                                self.requeue("the lock directory vanished");
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            if let Some(acquired) = self.walk(name::queue(&children, self.spec.extra))? {
+                return Ok(Some(acquired));
+            }
+            if !self.spec.wait && matches!(self.node, Node::Mine { .. }) {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Our node vanished while our session lives: someone deleted it.
+    fn requeue(&mut self, why: &str) {
+        log::warn!(
+            "zklock: contender {}* under {} is gone ({why}); queueing again",
+            self.prefix,
+            self.spec.dir
+        );
+        self.node = Node::None;
+        self.own_watched = false;
+    }
+
+    /// Walks one listing: holds, gives up (try), or waits and moves along.
+    /// `Ok(None)` means: list again (or give up, for a try).
+    fn walk(&mut self, mut queue: Vec<Contender>) -> Result<Option<Acquired>> {
+        let Node::Mine { name: mine, czxid } = &self.node else {
+            return Ok(None);
+        };
+        let (mine, czxid) = (mine.clone(), *czxid);
+        loop {
+            let Some(me) = queue.iter().position(|c| c.name == mine) else {
+                self.requeue("not in the listing");
+                return Ok(None);
+            };
+            match (self.spec.decide)(&queue, me) {
+                Decision::Holds => {
+                    return Ok(Some(Acquired {
+                        node: self.full(&mine),
+                        czxid,
+                        epoch: self.at.epoch,
+                    }));
+                }
+                Decision::WaitFor(_) if !self.spec.wait => return Ok(None),
+                Decision::WaitFor(i) => {
+                    let blocker = queue[i].name.clone();
+                    match self.wait_for(&blocker, &mine)? {
+                        Next::Gone => {
+                            queue.remove(i);
+                        }
+                        Next::Relist => return Ok(None),
+                        Next::Requeue => {
+                            self.requeue("deleted by someone else");
+                            return Ok(None);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Watches `blocker` (and, the first time, our own node) and waits
+    /// until something happens to either.
+    fn wait_for(&mut self, blocker: &str, mine: &str) -> Result<Next> {
+        let blocker_path = self.full(blocker);
+        let own_path = self.full(mine);
+        loop {
+            self.at.check()?;
+            let mut calls = vec![Call {
+                request: Request::GetData {
+                    path: blocker_path.clone(),
+                    watch: true,
+                },
+                watcher: Some(Box::new(self.at.waiter.watcher(&blocker_path))),
+            }];
+            let watch_own = !self.own_watched;
+            if watch_own {
+                calls.push(Call {
+                    request: Request::GetData {
+                        path: own_path.clone(),
+                        watch: true,
+                    },
+                    watcher: Some(Box::new(self.at.waiter.watcher(&own_path))),
+                });
+            }
+            let mut replies = self.at.round_trip(calls)?;
+            if watch_own {
+                match replies.pop().expect("two replies") {
+                    Ok(_) => self.own_watched = true,
+                    Err(f) => match self.at.retryable(f, &own_path)? {
+                        Failure::Server(ZkError::NoNode) => return Ok(Next::Requeue),
+                        _ => return Ok(Next::Relist),
+                    },
+                }
+            }
+            match replies.pop().expect("one reply") {
+                Ok(_) => {}
+                Err(f) => {
+                    return Ok(match self.at.retryable(f, &blocker_path)? {
+                        Failure::Server(ZkError::NoNode) => Next::Gone,
+                        _ => Next::Relist,
+                    });
+                }
+            }
+            // The watch is set: wait for it (or anything else).
+            loop {
+                match self.at.waiter.wait(self.spec.deadline).map_err(stop)? {
+                    Wake::Node { path, event } if path == blocker_path => match event {
+                        EventType::NodeDeleted => return Ok(Next::Gone),
+                        EventType::Session => return Ok(Next::Relist),
+                        // Data changed: still there, watch it again.
+                        _ => break,
+                    },
+                    Wake::Node { path, event } if path == own_path => match event {
+                        EventType::NodeDeleted => return Ok(Next::Requeue),
+                        EventType::Session => return Ok(Next::Relist),
+                        _ => {
+                            self.own_watched = false;
+                            break;
+                        }
+                    },
+                    // A watch of an earlier blocker firing late.
+                    Wake::Node { .. } => continue,
+                    Wake::Session => return Ok(Next::Relist),
+                    Wake::Cancel => return Err(Error::Cancelled),
+                }
+            }
+        }
+    }
+
+    /// Removes whatever node this attempt may have left.
+    fn clean_up(&mut self) {
+        let shared = self.spec.client.shared();
+        let ephemeral_epoch = self.spec.ephemeral.then_some(self.at.epoch);
+        match std::mem::replace(&mut self.node, Node::None) {
+            Node::None => {}
+            Node::Mine { name, .. } => {
+                let node = self.full(&name);
+                // Wait for it (so a try that fails leaves nothing behind
+                // when it returns), but never longer than a request timeout.
+                match self.spec.client.delete(&node, None) {
+                    Ok(()) => {}
+                    Err(e) if e.is(ZkError::NoNode) => {}
+                    Err(Error::SessionLost) if self.spec.ephemeral => {}
+                    Err(_) => {
+                        shared.delete_in_background(Target::Path(node), None, ephemeral_epoch)
+                    }
+                }
+            }
+            Node::InDoubt => shared.delete_in_background(
+                Target::Prefix {
+                    parent: self.spec.dir.to_string(),
+                    prefix: self.prefix.clone(),
+                },
+                None,
+                ephemeral_epoch,
+            ),
+        }
+    }
+}

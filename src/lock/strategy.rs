@@ -1,0 +1,169 @@
+//! Lock kinds as strategies: given the queue and our place in it, do we hold
+//! the lock, and if not, which single node must go first?
+//!
+//! This is the whole difference between the lock kinds; the queue walker
+//! ([`super::queue`]) does everything else the same way for all of them, as
+//! Curator's `LockInternals` does with its `LockInternalsDriver`. The answers
+//! are pure functions of the queue, tested here without a server.
+//!
+//! Only contenders *ahead* of us (lower counters) are ever considered: ones
+//! behind us cannot block us, and looking at them is how readers and writers
+//! deadlocked in kazoo before 2.9 (#649). The node to wait for is the
+//! nearest blocker ahead, so each release wakes exactly one waiter.
+
+use super::name::{Contender, Role};
+
+/// What a contender should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// It holds the lock.
+    Holds,
+    /// It must wait for the contender at this index of the queue to go.
+    WaitFor(usize),
+}
+
+/// The exclusive rule: hold when first in the queue; otherwise wait for the
+/// contender right ahead (reader or writer).
+///
+/// ```
+/// use zklock::lock::name::queue;
+/// use zklock::lock::strategy::{has_write_lock, Decision};
+/// let q = queue(&["a__lock__0000000001".into(), "b__rlock__0000000002".into(), "c__lock__0000000003".into()], &[]);
+/// assert_eq!(has_write_lock(&q, 0), Decision::Holds);
+/// assert_eq!(has_write_lock(&q, 2), Decision::WaitFor(1));
+/// ```
+pub fn has_write_lock(_queue: &[Contender], mine: usize) -> Decision {
+    match mine {
+        0 => Decision::Holds,
+        n => Decision::WaitFor(n - 1),
+    }
+}
+
+/// The shared rule: hold when no writer is ahead; otherwise wait for the
+/// nearest writer ahead.
+///
+/// ```
+/// use zklock::lock::name::queue;
+/// use zklock::lock::strategy::{has_read_lock, Decision};
+/// let q = queue(&["a__rlock__0000000001".into(), "b__lock__0000000002".into(), "c__rlock__0000000003".into()], &[]);
+/// assert_eq!(has_read_lock(&q, 0), Decision::Holds);
+/// assert_eq!(has_read_lock(&q, 2), Decision::WaitFor(1));
+/// ```
+pub fn has_read_lock(queue: &[Contender], mine: usize) -> Decision {
+    match queue[..mine].iter().rposition(|c| c.role == Role::Writer) {
+        None => Decision::Holds,
+        Some(i) => Decision::WaitFor(i),
+    }
+}
+
+/// A lock kind: the role its contenders take and the rule they follow.
+///
+/// Like lock_api's `RawMutex`, this is the small part each kind supplies;
+/// [`super::QueueLock`] is the one front they share.
+pub trait Strategy: Send + Sync + 'static {
+    /// The role of this kind's contender nodes.
+    const ROLE: Role;
+    /// A short name for messages and `Debug`.
+    const NAME: &'static str;
+    /// Whether the contender at `mine` holds the lock, or whom it waits for.
+    fn decide(queue: &[Contender], mine: usize) -> Decision;
+}
+
+/// The exclusive lock ([`super::Lock`]): one holder at a time, readers
+/// and writers alike wait for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Exclusive;
+
+/// The write side of a read/write lock ([`super::WriteLock`]): like
+/// [`Exclusive`], named as the writer of the pair.
+#[derive(Debug, Clone, Copy)]
+pub struct Write;
+
+/// The read side of a read/write lock ([`super::ReadLock`]): any number of
+/// readers hold together while no writer is ahead of them.
+#[derive(Debug, Clone, Copy)]
+pub struct Read;
+
+impl Strategy for Exclusive {
+    const ROLE: Role = Role::Writer;
+    const NAME: &'static str = "Lock";
+    fn decide(queue: &[Contender], mine: usize) -> Decision {
+        has_write_lock(queue, mine)
+    }
+}
+
+impl Strategy for Write {
+    const ROLE: Role = Role::Writer;
+    const NAME: &'static str = "WriteLock";
+    fn decide(queue: &[Contender], mine: usize) -> Decision {
+        has_write_lock(queue, mine)
+    }
+}
+
+impl Strategy for Read {
+    const ROLE: Role = Role::Reader;
+    const NAME: &'static str = "ReadLock";
+    fn decide(queue: &[Contender], mine: usize) -> Decision {
+        has_read_lock(queue, mine)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::name::queue;
+    use super::*;
+
+    fn q(kinds: &str) -> Vec<Contender> {
+        // "wrrw" -> writer, reader, reader, writer with counters 0..
+        let names: Vec<String> = kinds
+            .chars()
+            .enumerate()
+            .map(|(i, k)| match k {
+                'w' => format!("x__lock__{i:010}"),
+                _ => format!("x__rlock__{i:010}"),
+            })
+            .collect();
+        queue(&names, &[])
+    }
+
+    /// Who holds, with everyone in the queue deciding at once.
+    fn holders(kinds: &str) -> String {
+        let queue = q(kinds);
+        (0..queue.len())
+            .map(|i| {
+                let d = match queue[i].role {
+                    Role::Writer => has_write_lock(&queue, i),
+                    Role::Reader => has_read_lock(&queue, i),
+                };
+                if d == Decision::Holds { 'H' } else { '.' }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fairness_sequence_of_the_zk_gem() {
+        // ex, sh, sh, sh, ex, ex, sh, sh: one after the other.
+        assert_eq!(holders("wrrrwwrr"), "H.......");
+        assert_eq!(holders("rrrwwrr"), "HHH....");
+        assert_eq!(holders("wwrr"), "H...");
+        assert_eq!(holders("wrr"), "H..");
+        assert_eq!(holders("rr"), "HH");
+    }
+
+    #[test]
+    fn waiters_watch_the_nearest_blocker_ahead() {
+        let queue = q("wrrwr");
+        assert_eq!(has_read_lock(&queue, 1), Decision::WaitFor(0));
+        assert_eq!(has_read_lock(&queue, 2), Decision::WaitFor(0));
+        assert_eq!(has_write_lock(&queue, 3), Decision::WaitFor(2));
+        assert_eq!(has_read_lock(&queue, 4), Decision::WaitFor(3));
+    }
+
+    #[test]
+    fn contenders_behind_never_block() {
+        // kazoo #649: a reader must not wait for a writer behind it.
+        let queue = q("rw");
+        assert_eq!(has_read_lock(&queue, 0), Decision::Holds);
+        assert_eq!(has_write_lock(&queue, 1), Decision::WaitFor(0));
+    }
+}

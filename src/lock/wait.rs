@@ -1,0 +1,198 @@
+//! How a waiting contender is woken.
+//!
+//! Every acquire attempt has its own channel. Three things send to it: the
+//! watch on the node it waits for (from the client's event thread), every
+//! session event of the client (through one listener per lock handle), and
+//! [`Waiters::cancel`]. The attempt blocks on that channel, or on a reply and
+//! that channel together, with its deadline: it never sleeps and never polls.
+
+use crate::client::shared::{Failure, Reply};
+use crate::client::{Client, EventType, ListenerId};
+use crossbeam_channel::{Receiver, Sender, select};
+use parking_lot::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+/// Why an attempt was woken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// A watched node changed (or the watch ended with the session).
+    Node { path: String, event: EventType },
+    /// The session changed state.
+    Session,
+    /// `cancel()` was called.
+    Cancel,
+}
+
+/// Why an attempt stops waiting early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Timeout,
+    Cancelled,
+}
+
+#[derive(Default)]
+struct Registry {
+    next_id: u64,
+    live: HashMap<u64, Sender<Wake>>,
+    /// Bumped by every cancel; an attempt is cancelled if it changed since
+    /// the attempt began (so a cancel while idle poisons nothing, unlike
+    /// kazoo's Lock).
+    cancels: u64,
+}
+
+/// The waiting attempts of one lock handle.
+pub(crate) struct Waiters {
+    registry: Mutex<Registry>,
+    client: Client,
+    listener: Mutex<Option<ListenerId>>,
+}
+
+impl Waiters {
+    /// Waiters for a handle on `client`, woken by its session events.
+    pub fn new(client: &Client) -> Arc<Waiters> {
+        let w = Arc::new(Waiters {
+            registry: Mutex::new(Registry::default()),
+            client: client.clone(),
+            listener: Mutex::new(None),
+        });
+        let weak: Weak<Waiters> = Arc::downgrade(&w);
+        let id = client.add_listener(move |_| {
+            if let Some(w) = weak.upgrade() {
+                w.broadcast(Wake::Session);
+            }
+        });
+        *w.listener.lock() = Some(id);
+        w
+    }
+
+    fn broadcast(&self, wake: Wake) {
+        for tx in self.registry.lock().live.values() {
+            let _ = tx.send(wake.clone());
+        }
+    }
+
+    /// Wakes every pending attempt with `Cancelled`.
+    pub fn cancel(&self) {
+        let mut r = self.registry.lock();
+        r.cancels += 1;
+        for tx in r.live.values() {
+            let _ = tx.send(Wake::Cancel);
+        }
+    }
+
+    /// Registers a new attempt.
+    pub fn enter(self: &Arc<Self>) -> Waiter {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut r = self.registry.lock();
+        r.next_id += 1;
+        let id = r.next_id;
+        r.live.insert(id, tx.clone());
+        Waiter {
+            id,
+            waiters: self.clone(),
+            tx,
+            rx,
+            cancels_at_start: r.cancels,
+            early: VecDeque::new(),
+        }
+    }
+}
+
+impl Drop for Waiters {
+    fn drop(&mut self) {
+        if let Some(id) = self.listener.lock().take() {
+            self.client.remove_listener(id);
+        }
+    }
+}
+
+/// One attempt's end of its wake channel.
+pub(crate) struct Waiter {
+    id: u64,
+    waiters: Arc<Waiters>,
+    tx: Sender<Wake>,
+    rx: Receiver<Wake>,
+    cancels_at_start: u64,
+    /// Wakes that arrived while waiting for a reply, kept for `wait`.
+    early: VecDeque<Wake>,
+}
+
+impl Waiter {
+    /// A watcher that wakes this attempt when `path` changes.
+    pub fn watcher(&self, path: &str) -> impl FnOnce(crate::WatchedEvent) + Send + 'static {
+        let tx = self.tx.clone();
+        let path = path.to_string();
+        move |e| {
+            let _ = tx.send(Wake::Node {
+                path,
+                event: e.event_type,
+            });
+        }
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.waiters.registry.lock().cancels != self.cancels_at_start
+    }
+
+    fn check(&self, deadline: Option<Instant>) -> Result<(), Stop> {
+        if self.cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Stop::Timeout);
+        }
+        Ok(())
+    }
+
+    /// Waits for the next wake-up until `deadline` (forever for `None`).
+    pub fn wait(&mut self, deadline: Option<Instant>) -> Result<Wake, Stop> {
+        loop {
+            self.check(deadline)?;
+            let wake = match self.early.pop_front() {
+                Some(w) => w,
+                None => {
+                    let got = match deadline {
+                        Some(d) => self.rx.recv_deadline(d).ok(),
+                        None => self.rx.recv().ok(),
+                    };
+                    match got {
+                        Some(w) => w,
+                        None => continue, // deadline: `check` reports it
+                    }
+                }
+            };
+            if wake == Wake::Cancel && !self.cancelled() {
+                continue; // a cancel from before this attempt began
+            }
+            return Ok(wake);
+        }
+    }
+
+    /// Waits for a reply until `deadline`, staying cancellable; wake-ups
+    /// that arrive meanwhile are kept for the next [`Waiter::wait`].
+    pub fn reply(&mut self, rx: &Receiver<Reply>, deadline: Instant) -> Result<Reply, Stop> {
+        loop {
+            if self.cancelled() {
+                return Err(Stop::Cancelled);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            select! {
+                recv(rx) -> r => return Ok(r.unwrap_or(Err(Failure::ConnectionLoss))),
+                recv(self.rx) -> w => {
+                    if let Ok(w) = w && w != Wake::Cancel {
+                        self.early.push_back(w);
+                    }
+                }
+                default(left) => return Ok(Err(Failure::Timeout)),
+            }
+        }
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        self.waiters.registry.lock().live.remove(&self.id);
+    }
+}
