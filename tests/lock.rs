@@ -427,9 +427,8 @@ fn kazoo_test_get_predecessor_with_foreign_nodes() {
         .unwrap();
     let lock = Lock::new(&c, "/locks/mixed").unwrap().identifier("py");
     // Foreign children alone do not block.
-    lock.try_acquire()
-        .unwrap()
-        .expect("not blocked by hello/world");
+    let g = lock.try_acquire().unwrap();
+    drop(g.expect("not blocked by hello/world"));
     // A go/Curator contender ahead of us does.
     let (go, _) = c
         .create(
