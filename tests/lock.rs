@@ -585,3 +585,73 @@ fn the_session_ending_fails_a_waiting_acquire() {
     release.store(true, Ordering::SeqCst);
     h.join().unwrap();
 }
+
+#[test]
+fn curator_test_protected_create_node_deletion() {
+    // Curator TestFrameworkEdges.testProtectedCreateNodeDeletion (its
+    // ChaosMonkeyCnxnFactory, done here by the proxy): the connection drops
+    // right after the server took the contender's create. The walker finds
+    // its node by its unique prefix instead of creating a second one.
+    let root = support::fresh_root();
+    let proxy = support::Proxy::new(&support::first_host());
+    let c = Client::builder(&format!("{}{root}", proxy.addr()))
+        .session_timeout(Duration::from_secs(6))
+        .connect()
+        .unwrap();
+    let observer = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let lock = Lock::new(&c, "/locks/protected").unwrap().identifier("me");
+    // The directory exists first, so the create that is cut is the contender's.
+    lock.acquire().unwrap().release().unwrap();
+    proxy.drop_after_create(&format!("{root}/locks/protected/"));
+    let g = lock.acquire().unwrap();
+    assert_eq!(proxy.creates_dropped(), 1);
+    let kids = observer.get_children("/locks/protected").unwrap();
+    assert_eq!(kids.len(), 1, "one node per contender: {kids:?}");
+    assert_eq!(format!("/locks/protected/{}", kids[0]), g.node());
+    assert!(g.fencing_token().unwrap() > 0);
+    g.release().unwrap();
+    assert!(
+        observer
+            .get_children("/locks/protected")
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_lost_create_reply_then_a_timeout_leaves_nothing() {
+    // The create's reply is lost and the network stays down until the
+    // attempt's deadline: the node (if the create was applied) is found
+    // and deleted in the background once the connection is back.
+    let root = support::fresh_root();
+    let proxy = support::Proxy::new(&support::first_host());
+    let c = Client::builder(&format!("{}{root}", proxy.addr()))
+        .session_timeout(Duration::from_secs(10))
+        .connect()
+        .unwrap();
+    let observer = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let lock = Lock::new(&c, "/locks/doubt").unwrap();
+    lock.acquire().unwrap().release().unwrap();
+    proxy.drop_after_create(&format!("{root}/locks/doubt/"));
+    proxy.refuse(true);
+    assert!(matches!(
+        lock.acquire_timeout(Duration::from_millis(800)),
+        Err(Error::Timeout)
+    ));
+    assert_eq!(
+        observer.get_children("/locks/doubt").unwrap().len(),
+        1,
+        "the create was applied"
+    );
+    assert!(c.pending_background_deletes() >= 1);
+    proxy.refuse(false);
+    wait_until(WAIT, "the orphan to be found and deleted", || {
+        observer
+            .get_children("/locks/doubt")
+            .unwrap_or_default()
+            .is_empty()
+    });
+    wait_until(WAIT, "the background deletes to settle", || {
+        c.pending_background_deletes() == 0
+    });
+}
