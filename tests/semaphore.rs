@@ -208,7 +208,7 @@ fn curator_test_client_close_frees_leases() {
     std::mem::forget(lease);
     other.close();
     let mine = Semaphore::new(&c, "/sem/close", 1).unwrap();
-    mine.acquire_timeout(WAIT).unwrap();
+    mine.acquire_timeout(WAIT).unwrap().release().unwrap();
 }
 
 #[test]
