@@ -1,4 +1,29 @@
-//! zklock: ZooKeeper coordination recipes for threaded Rust programs.
+//! zklock: ZooKeeper coordination recipes for threaded Rust programs:
+//! distributed locks, read/write locks and semaphores with RAII guards and
+//! fencing tokens. Synchronous and blocking by design.
+//!
+//! ```
+//! # fn main() -> zklock::Result<()> {
+//! # let hosts = zklock::doc_hosts();
+//! let client = zklock::Client::connect(&hosts)?; // "host:port,host:port/chroot"
+//! let lock = zklock::Lock::new(&client, "/zklock-doc/locks/db")?;
+//! let _g = lock.acquire()?; // blocks until this thread holds the lock
+//! # Ok(()) }
+//! ```
+//!
+//! # Which lock should you use?
+//!
+//! - [`Lock`]: one holder at a time.
+//! - [`ReadLock`] and [`WriteLock`] on one path: readers hold together, a
+//!   writer alone, first come first served.
+//! - [`Semaphore`]: at most N holders at once.
+//!
+//! All three lock kinds are [`lock::QueueLock`] with a different
+//! [`lock::Strategy`]; see the [`lock`] module for what they guarantee, and
+//! [`LockGuard`] for what a holder can know (`state()`, `check()`,
+//! `fencing_token()`).
+//!
+//! # The client
 //!
 //! zklock speaks the ZooKeeper protocol itself, through [`Client`]: one TCP
 //! connection per session, one I/O thread, one event thread, and session
@@ -9,7 +34,7 @@
 //! use zklock::{Client, CreateMode};
 //! # fn main() -> zklock::Result<()> {
 //! # let hosts = zklock::doc_hosts();
-//! let client = Client::connect(&hosts)?; // "host:port,host:port/chroot"
+//! let client = Client::connect(&hosts)?;
 //! client.ensure_path("/zklock-doc")?;
 //! let (path, stat) =
 //!     client.create("/zklock-doc/n-", b"hello", CreateMode::EphemeralSequential)?;
