@@ -655,3 +655,85 @@ fn a_lost_create_reply_then_a_timeout_leaves_nothing() {
         c.pending_background_deletes() == 0
     });
 }
+
+#[test]
+fn a_timeout_during_a_partition_returns_on_time_and_cleans_up_later() {
+    let root = support::fresh_root();
+    let proxy = support::Proxy::new(&support::first_host());
+    let c = Client::builder(&format!("{}{root}", proxy.addr()))
+        .session_timeout(Duration::from_secs(20))
+        .connect()
+        .unwrap();
+    let observer = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let (release, h) = hold_in_thread(&observer, "/locks/part", "holder");
+    let lock = Arc::new(Lock::new(&c, "/locks/part").unwrap().identifier("waiter"));
+    let waiter = {
+        let lock = lock.clone();
+        std::thread::spawn(move || {
+            let r = lock.acquire_timeout(Duration::from_secs(2));
+            (r.map(drop), Instant::now())
+        })
+    };
+    wait_until(WAIT, "the waiter to queue", || {
+        observer.get_children("/locks/part").unwrap().len() == 2
+    });
+    let frozen_at = Instant::now();
+    proxy.freeze();
+    let (r, returned_at) = waiter.join().unwrap();
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    // On time: it does not wait for the connection to come back.
+    assert!(returned_at - frozen_at < Duration::from_secs(4));
+    assert_eq!(c.pending_background_deletes(), 1);
+    proxy.unfreeze();
+    wait_until(WAIT, "the waiter's node to be deleted", || {
+        observer.get_children("/locks/part").unwrap().len() == 1
+    });
+    release.store(true, Ordering::SeqCst);
+    h.join().unwrap();
+}
+
+#[test]
+fn dropping_a_guard_during_a_partition_returns_at_once() {
+    let root = support::fresh_root();
+    let proxy = support::Proxy::new(&support::first_host());
+    let c = Client::builder(&format!("{}{root}", proxy.addr()))
+        .session_timeout(Duration::from_secs(20))
+        .connect()
+        .unwrap();
+    let observer = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let g = Lock::new(&c, "/locks/dropfz").unwrap().acquire().unwrap();
+    let events = c.session_events();
+    proxy.freeze();
+    events.recv_timeout(WAIT).unwrap(); // Suspended
+    let start = Instant::now();
+    drop(g);
+    assert!(
+        start.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        start.elapsed()
+    );
+    proxy.unfreeze();
+    wait_until(WAIT, "the released node to go", || {
+        observer
+            .get_children("/locks/dropfz")
+            .unwrap_or_default()
+            .is_empty()
+    });
+}
+
+#[test]
+fn a_dropped_guard_is_released_for_everyone_when_drop_returns() {
+    let (c1, root) = client();
+    let c2 = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let l1 = Lock::new(&c1, "/locks/dropsync").unwrap();
+    let l2 = Lock::new(&c2, "/locks/dropsync").unwrap();
+    for _ in 0..20 {
+        drop(l1.acquire().unwrap());
+        // Another session sees it free at once.
+        drop(
+            l2.try_acquire()
+                .unwrap()
+                .expect("free for the other client"),
+        );
+    }
+}

@@ -159,6 +159,9 @@ struct BackgroundDelete {
     /// has ended the server has deleted it, and the entry is dropped.
     ephemeral_epoch: Option<u64>,
     in_flight: bool,
+    /// Dropped when the entry settles (confirmed, or moot), which
+    /// disconnects the receiver whoever wants to know is waiting on.
+    _settled: Sender<()>,
 }
 
 #[derive(Default)]
@@ -168,7 +171,13 @@ pub(crate) struct BackgroundDeletes {
 }
 
 impl BackgroundDeletes {
-    fn push(&mut self, target: Target, version: Option<i32>, ephemeral_epoch: Option<u64>) {
+    fn push(
+        &mut self,
+        target: Target,
+        version: Option<i32>,
+        ephemeral_epoch: Option<u64>,
+        settled: Sender<()>,
+    ) {
         self.next_id += 1;
         let id = self.next_id;
         self.entries.push(BackgroundDelete {
@@ -177,6 +186,7 @@ impl BackgroundDeletes {
             version,
             ephemeral_epoch,
             in_flight: false,
+            _settled: settled,
         });
     }
 }
@@ -401,15 +411,20 @@ impl Shared {
 
     /// Hands a delete to the client, which retries it over reconnects until
     /// the server confirms it (or, for an ephemeral node, until its session
-    /// has ended and the server deleted it anyway).
+    /// has ended and the server deleted it anyway). It is sent at once if
+    /// connected. The receiver disconnects when the delete has settled.
     pub fn delete_in_background(
         self: &Arc<Self>,
         target: Target,
         version: Option<i32>,
         ephemeral_epoch: Option<u64>,
-    ) {
-        self.deletes.lock().push(target, version, ephemeral_epoch);
+    ) -> Receiver<()> {
+        let (settled, rx) = crossbeam_channel::bounded(0);
+        self.deletes
+            .lock()
+            .push(target, version, ephemeral_epoch, settled);
         self.send_background_deletes();
+        rx
     }
 
     /// Sends the background deletes not in flight, if connected.
@@ -484,7 +499,12 @@ fn background_completion(weak: Weak<Shared>, id: u64) -> impl FnOnce(Reply) + Se
                 let e = d.entries.remove(pos);
                 for child in children.iter().filter(|c| c.starts_with(&prefix)) {
                     let path = crate::path::join(&parent, child);
-                    d.push(Target::Path(path), e.version, e.ephemeral_epoch);
+                    d.push(
+                        Target::Path(path),
+                        e.version,
+                        e.ephemeral_epoch,
+                        e._settled.clone(),
+                    );
                 }
                 drop(d);
                 shared.send_background_deletes();

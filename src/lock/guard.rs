@@ -1,9 +1,12 @@
 //! The guard: proof of holding a lock (or a semaphore lease), its fencing
 //! token, and its release.
 
-use crate::client::shared::Target;
+use crate::client::proto::Request;
+use crate::client::shared::{Call, Failure, Target, wait_reply};
 use crate::client::{Client, SessionState, ZkError};
 use crate::error::{Error, Result};
+use crossbeam_channel::Receiver;
+use std::time::{Duration, Instant};
 
 /// Whether a guard's lock is still held, as far as this process can know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,10 +25,14 @@ pub enum LockState {
 
 /// Holds a lock (or a semaphore lease) until dropped or released.
 ///
-/// Dropping the guard releases the lock without blocking: the delete of
-/// the contender node is sent at once and retried by the client across
-/// connection losses until the server confirms it. [`LockGuard::release`]
-/// does the same but waits for the server and reports what happened.
+/// Dropping the guard releases the lock: the delete of its node is sent at
+/// once and, while connected, the drop waits for the server to confirm it
+/// (one round trip; at most about a second), so when it returns every other
+/// client sees the lock free. It never waits for a connection: when the
+/// connection is down, the drop returns at once and the client retries the
+/// delete until the server confirms it (before any later request of this
+/// client). [`LockGuard::release`] waits for the server and reports what
+/// happened.
 ///
 /// A guard is `Send`: it may be released on another thread (ownership
 /// belongs to the ZooKeeper session, not to a thread).
@@ -133,33 +140,76 @@ impl LockGuard {
         if self.state() == LockState::Lost {
             return Err(self.lost());
         }
-        match self.client.delete(&self.node, None) {
-            Ok(()) => Ok(()),
-            Err(e) if e.is(ZkError::NoNode) => Err(self.lost()),
-            Err(e @ (Error::SessionLost | Error::Closed)) => {
-                let _ = e;
-                Err(self.lost())
-            }
-            Err(e) => {
-                self.hand_to_background();
-                Err(e)
+        match self.delete(self.client.default_deadline()) {
+            Ok(_) => Ok(()),
+            Err(f) if self.gone(&f) => Err(self.lost()),
+            Err(f) => {
+                let _ = self.hand_to_background();
+                Err(f.into_error(&self.node))
             }
         }
     }
 
-    fn hand_to_background(&self) {
+    /// Whether a failed delete means the node is gone already (or can no
+    /// longer be deleted by us): no point retrying it.
+    fn gone(&self, f: &Failure) -> bool {
+        match f {
+            Failure::Server(ZkError::NoNode) | Failure::Closed => true,
+            Failure::SessionLost => self.ephemeral,
+            _ => false,
+        }
+    }
+
+    /// Deletes the node, waiting for a connection until `connect_by`, and
+    /// for the reply a request timeout at most. An ephemeral node is deleted
+    /// in its own session or not at all.
+    fn delete(&self, connect_by: Instant) -> Result<(), Failure> {
+        let shared = self.client.shared();
+        let epoch = if self.ephemeral {
+            self.epoch
+        } else {
+            shared.current_epoch()?
+        };
+        let call = Call::new(Request::Delete {
+            path: self.node.clone(),
+            version: None,
+        });
+        let rx = shared.send(epoch, vec![call], connect_by)?.remove(0);
+        wait_reply(&rx, self.client.default_deadline()).map(|_| ())
+    }
+
+    fn hand_to_background(&self) -> Receiver<()> {
         self.client.shared().delete_in_background(
             Target::Path(self.node.clone()),
             None,
             self.ephemeral.then_some(self.epoch),
-        );
+        )
+    }
+}
+
+/// How long a drop or an abandoned attempt waits for its node's delete to be
+/// confirmed before leaving it to the background (it is sent at once).
+pub(crate) const SETTLE_GRACE: Duration = Duration::from_secs(1);
+
+/// Waits, while connected in session `epoch`, up to [`SETTLE_GRACE`] for a
+/// background delete to settle: a healthy server confirms within a round
+/// trip, so the node is gone for everyone when this returns; a partition
+/// does not hold the caller up.
+pub(crate) fn settle(client: &Client, settled: Receiver<()>, epoch: u64) {
+    let connected = {
+        let s = client.shared().session.lock();
+        s.state == SessionState::Connected && s.epoch == epoch
+    };
+    if connected {
+        let _ = settled.recv_timeout(SETTLE_GRACE);
     }
 }
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        if !self.released {
-            self.hand_to_background();
+        if self.released {
+            return;
         }
+        settle(&self.client, self.hand_to_background(), self.epoch);
     }
 }

@@ -232,8 +232,11 @@ impl<S: Strategy> QueueLock<S> {
     }
 
     /// As [`QueueLock::acquire`], giving up after `timeout`. One deadline
-    /// covers every phase of the attempt (connecting, creating, waiting);
-    /// on timeout the attempt's node is deleted before this returns.
+    /// covers every phase of the attempt (connecting, creating, waiting).
+    /// On timeout the attempt's node is deleted: confirmed before this
+    /// returns when the server answers (within a round trip, a second at
+    /// most); during a partition this returns on time and the client
+    /// deletes the node once it is back.
     ///
     /// # Errors
     /// [`Error::Timeout`], and those of [`QueueLock::acquire`].
@@ -244,7 +247,8 @@ impl<S: Strategy> QueueLock<S> {
 
     /// Takes the lock if nobody holds it (or, for a reader, if no writer
     /// holds or waits for it), without waiting for another holder. Returns
-    /// `Ok(None)` otherwise, having deleted its node.
+    /// `Ok(None)` otherwise, having deleted its node (confirmed by the
+    /// server before this returns, unless the connection drops meanwhile).
     ///
     /// # Errors
     /// As [`QueueLock::acquire`]; a connection that stays down for a request

@@ -27,6 +27,7 @@
 //! background deletes, never dropped.
 
 use super::attempt::{Attempt, stop};
+use super::guard::settle;
 use super::name::{self, Contender, Role};
 use super::strategy::Decision;
 use super::wait::{Waiter, Wake};
@@ -389,26 +390,27 @@ impl Walk<'_> {
         match std::mem::replace(&mut self.node, Node::None) {
             Node::None => {}
             Node::Mine { name, .. } => {
-                let node = self.full(&name);
-                // Wait for it (so a try that fails leaves nothing behind
-                // when it returns), but never longer than a request timeout.
-                match self.spec.client.delete(&node, None) {
-                    Ok(()) => {}
-                    Err(e) if e.is(ZkError::NoNode) => {}
-                    Err(Error::SessionLost) if self.spec.ephemeral => {}
-                    Err(_) => {
-                        shared.delete_in_background(Target::Path(node), None, ephemeral_epoch)
-                    }
-                }
+                // Sent at once; confirmed before we return when the server
+                // is healthy, so a failed try leaves nothing behind when it
+                // returns; never waited for through a partition.
+                let settled = shared.delete_in_background(
+                    Target::Path(self.full(&name)),
+                    None,
+                    ephemeral_epoch,
+                );
+                settle(self.spec.client, settled, self.at.epoch);
             }
-            Node::InDoubt => shared.delete_in_background(
-                Target::Prefix {
-                    parent: self.spec.dir.to_string(),
-                    prefix: self.prefix.clone(),
-                },
-                None,
-                ephemeral_epoch,
-            ),
+            Node::InDoubt => {
+                let settled = shared.delete_in_background(
+                    Target::Prefix {
+                        parent: self.spec.dir.to_string(),
+                        prefix: self.prefix.clone(),
+                    },
+                    None,
+                    ephemeral_epoch,
+                );
+                settle(self.spec.client, settled, self.at.epoch);
+            }
         }
     }
 }

@@ -9,6 +9,7 @@
 //!   released lease wakes one waiter, not all of them.
 
 use super::attempt::{Attempt, stop};
+use super::guard::settle;
 use super::wait::{Waiters, Wake};
 use super::{Lock, LockGuard, check_identifier, default_identifier, read_all_data};
 use crate::client::proto::{Request, Response};
@@ -248,9 +249,11 @@ impl Semaphore {
         let mut in_doubt = false;
         let result = self.lease_loop(at, wait, &lease, &mut in_doubt);
         if in_doubt && !matches!(result, Ok(Some(_))) {
-            at.client
-                .shared()
-                .delete_in_background(Target::Path(lease), None, Some(at.epoch));
+            let settled =
+                at.client
+                    .shared()
+                    .delete_in_background(Target::Path(lease), None, Some(at.epoch));
+            settle(at.client, settled, at.epoch);
         }
         result
     }
