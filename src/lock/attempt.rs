@@ -5,8 +5,9 @@
 //! Both the queue walker and the semaphore's lease phase run on this.
 
 use super::wait::{Stop, Waiter};
+use crate::client::proto::Request;
 use crate::client::shared::{Call, Failure, Reply};
-use crate::client::{Client, SessionState, ZkError};
+use crate::client::{Client, CreateMode, SessionState, ZkError};
 use crate::error::{Error, Result};
 use std::time::Instant;
 
@@ -94,6 +95,37 @@ impl<'a> Attempt<'a> {
             Failure::Server(ZkError::NoNode) => Ok(f),
             f => Err(f.into_error(path)),
         }
+    }
+
+    /// Creates `path` and its missing ancestors as container nodes, within
+    /// the attempt's deadline and cancellable.
+    pub fn ensure_containers(&mut self, path: &str) -> Result<()> {
+        let mut missing = vec![path.to_string()];
+        while let Some(p) = missing.last().cloned() {
+            if p == "/" {
+                missing.pop(); // the root always exists
+                continue;
+            }
+            self.connected()?;
+            let create = Request::Create {
+                path: p.clone(),
+                data: Vec::new(),
+                acl: crate::Acl::open_unsafe(),
+                mode: CreateMode::Container,
+            };
+            match self.call(Call::new(create))? {
+                Ok(_) | Err(Failure::Server(ZkError::NodeExists)) => {
+                    missing.pop();
+                }
+                Err(Failure::Server(ZkError::NoNode)) => {
+                    missing.push(crate::path::parent(&p).to_string());
+                }
+                Err(f) => {
+                    self.retryable(f, &p)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Waits until the client is connected in the attempt's session.

@@ -129,12 +129,6 @@ impl Walk<'_> {
         }))
     }
 
-    fn ensure_dir(&self) -> Result<()> {
-        self.spec
-            .client
-            .ensure_path_with(self.spec.dir, CreateMode::Container)
-    }
-
     /// Makes sure we have a node; returns a listing taken after its create,
     /// when one came with it.
     fn obtain_node(&mut self) -> Result<Option<Vec<String>>> {
@@ -176,7 +170,9 @@ impl Walk<'_> {
                         }
                         Ok(r) => return Err(Error::Protocol(format!("create answered {r:?}"))),
                         Err(f) => match self.at.retryable(f, self.spec.dir)? {
-                            Failure::Server(ZkError::NoNode) => self.ensure_dir()?,
+                            Failure::Server(ZkError::NoNode) => {
+                                self.at.ensure_containers(self.spec.dir)?
+                            }
                             _ => self.node = Node::InDoubt,
                         },
                     }
