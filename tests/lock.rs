@@ -192,7 +192,7 @@ fn eight_threads_sharing_one_handle_with_fencing_tokens() {
 #[test]
 fn fencing_tokens_increase_across_clients_and_recreated_directories() {
     let (c1, root) = client();
-    let c2 = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let c2 = support::observer(&root);
     let l1 = Lock::new(&c1, "/locks/fz").unwrap();
     let l2 = Lock::new(&c2, "/locks/fz").unwrap();
     let mut last = 0;
@@ -268,7 +268,7 @@ fn kazoo_test_lock_fifo() {
 #[test]
 fn kazoo_test_lock_timeout() {
     let (c1, root) = client();
-    let c2 = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let c2 = support::observer(&root);
     let (release, h) = hold_in_thread(&c1, "/locks/to", "one");
     let lock = Lock::new(&c2, "/locks/to").unwrap().identifier("two");
     let start = Instant::now();
@@ -286,7 +286,7 @@ fn kazoo_test_lock_timeout() {
 #[test]
 fn kazoo_test_lock_cancel() {
     let (c1, root) = client();
-    let c2 = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let c2 = support::observer(&root);
     let (release, h) = hold_in_thread(&c1, "/locks/cancel", "one");
     let lock = Arc::new(Lock::new(&c2, "/locks/cancel").unwrap().identifier("two"));
     let waiters: Vec<_> = (0..2)
@@ -314,12 +314,7 @@ fn kazoo_test_lock_cancel() {
 fn a_cancel_reaches_an_acquire_waiting_for_a_connection() {
     // Frozen network: the waiter is inside its wait for a connection; a
     // cancel still returns promptly.
-    let root = support::fresh_root();
-    let proxy = support::Proxy::new(&support::first_host());
-    let c = Client::builder(&format!("{}{root}", proxy.addr()))
-        .session_timeout(Duration::from_secs(20))
-        .connect()
-        .unwrap();
+    let (proxy, c, root) = support::proxied(Duration::from_secs(20));
     let lock = Arc::new(Lock::new(&c, "/locks/frozen").unwrap());
     proxy.freeze();
     let waiter = {
@@ -335,7 +330,7 @@ fn a_cancel_reaches_an_acquire_waiting_for_a_connection() {
     assert!(cancelled_at.elapsed() < Duration::from_secs(3));
     proxy.unfreeze();
     // The create may have been applied: whatever it made is cleaned up.
-    let observer = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let observer = support::observer(&root);
     wait_until(WAIT, "no contender left", || {
         observer
             .get_children("/locks/frozen")
@@ -349,13 +344,8 @@ fn kazoo_test_lock_reconnect() {
     // The holder's session expires while a contender (on another client)
     // waits: the contender gets the lock; the holder's guard says Lost and
     // its release reports it.
-    let root = support::fresh_root();
-    let proxy = support::Proxy::new(&support::first_host());
-    let holder_client = Client::builder(&format!("{}{root}", proxy.addr()))
-        .session_timeout(Duration::from_secs(2))
-        .connect()
-        .unwrap();
-    let other = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let (proxy, holder_client, root) = support::proxied(Duration::from_secs(2));
+    let other = support::observer(&root);
     let held = Lock::new(&holder_client, "/locks/rc")
         .unwrap()
         .identifier("test")
@@ -381,12 +371,7 @@ fn kazoo_test_lock_reconnect() {
 
 #[test]
 fn a_suspended_holder_knows_it() {
-    let root = support::fresh_root();
-    let proxy = support::Proxy::new(&support::first_host());
-    let c = Client::builder(&format!("{}{root}", proxy.addr()))
-        .session_timeout(Duration::from_secs(4))
-        .connect()
-        .unwrap();
+    let (proxy, c, _) = support::proxied(Duration::from_secs(4));
     let g = Lock::new(&c, "/locks/susp").unwrap().acquire().unwrap();
     proxy.freeze();
     wait_until(WAIT, "suspension", || g.state() == LockState::Suspended);
@@ -406,7 +391,7 @@ fn kazoo_test_lock_ephemeral() {
     let node = g.node().to_string();
     std::mem::forget(g); // the process "dies" holding it
     c.close();
-    let c2 = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let c2 = support::observer(&root);
     assert_eq!(c2.exists(&node).unwrap().unwrap().ephemeral_owner, 0);
     let other = Lock::new(&c2, "/locks/persist").unwrap();
     assert!(other.try_acquire().unwrap().is_none(), "still held");
@@ -566,13 +551,8 @@ fn bad_input_is_a_typed_error() {
 
 #[test]
 fn the_session_ending_fails_a_waiting_acquire() {
-    let root = support::fresh_root();
-    let proxy = support::Proxy::new(&support::first_host());
-    let c = Client::builder(&format!("{}{root}", proxy.addr()))
-        .session_timeout(Duration::from_secs(2))
-        .connect()
-        .unwrap();
-    let other = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let (proxy, c, root) = support::proxied(Duration::from_secs(2));
+    let other = support::observer(&root);
     let (release, h) = hold_in_thread(&other, "/locks/sl", "holder");
     let lock = Lock::new(&c, "/locks/sl").unwrap();
     let waiter = std::thread::spawn(move || lock.acquire());
@@ -592,13 +572,8 @@ fn curator_test_protected_create_node_deletion() {
     // ChaosMonkeyCnxnFactory, done here by the proxy): the connection drops
     // right after the server took the contender's create. The walker finds
     // its node by its unique prefix instead of creating a second one.
-    let root = support::fresh_root();
-    let proxy = support::Proxy::new(&support::first_host());
-    let c = Client::builder(&format!("{}{root}", proxy.addr()))
-        .session_timeout(Duration::from_secs(6))
-        .connect()
-        .unwrap();
-    let observer = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let (proxy, c, root) = support::proxied(Duration::from_secs(6));
+    let observer = support::observer(&root);
     let lock = Lock::new(&c, "/locks/protected").unwrap().identifier("me");
     // The directory exists first, so the create that is cut is the contender's.
     lock.acquire().unwrap().release().unwrap();
@@ -623,13 +598,8 @@ fn a_lost_create_reply_then_a_timeout_leaves_nothing() {
     // The create's reply is lost and the network stays down until the
     // attempt's deadline: the node (if the create was applied) is found
     // and deleted in the background once the connection is back.
-    let root = support::fresh_root();
-    let proxy = support::Proxy::new(&support::first_host());
-    let c = Client::builder(&format!("{}{root}", proxy.addr()))
-        .session_timeout(Duration::from_secs(10))
-        .connect()
-        .unwrap();
-    let observer = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let (proxy, c, root) = support::proxied(Duration::from_secs(10));
+    let observer = support::observer(&root);
     let lock = Lock::new(&c, "/locks/doubt").unwrap();
     lock.acquire().unwrap().release().unwrap();
     proxy.drop_after_create(&format!("{root}/locks/doubt/"));
@@ -658,13 +628,8 @@ fn a_lost_create_reply_then_a_timeout_leaves_nothing() {
 
 #[test]
 fn a_timeout_during_a_partition_returns_on_time_and_cleans_up_later() {
-    let root = support::fresh_root();
-    let proxy = support::Proxy::new(&support::first_host());
-    let c = Client::builder(&format!("{}{root}", proxy.addr()))
-        .session_timeout(Duration::from_secs(20))
-        .connect()
-        .unwrap();
-    let observer = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let (proxy, c, root) = support::proxied(Duration::from_secs(20));
+    let observer = support::observer(&root);
     let (release, h) = hold_in_thread(&observer, "/locks/part", "holder");
     let lock = Arc::new(Lock::new(&c, "/locks/part").unwrap().identifier("waiter"));
     let waiter = {
@@ -694,13 +659,8 @@ fn a_timeout_during_a_partition_returns_on_time_and_cleans_up_later() {
 
 #[test]
 fn dropping_a_guard_during_a_partition_returns_at_once() {
-    let root = support::fresh_root();
-    let proxy = support::Proxy::new(&support::first_host());
-    let c = Client::builder(&format!("{}{root}", proxy.addr()))
-        .session_timeout(Duration::from_secs(20))
-        .connect()
-        .unwrap();
-    let observer = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let (proxy, c, root) = support::proxied(Duration::from_secs(20));
+    let observer = support::observer(&root);
     let g = Lock::new(&c, "/locks/dropfz").unwrap().acquire().unwrap();
     let events = c.session_events();
     proxy.freeze();
@@ -724,7 +684,7 @@ fn dropping_a_guard_during_a_partition_returns_at_once() {
 #[test]
 fn a_dropped_guard_is_released_for_everyone_when_drop_returns() {
     let (c1, root) = client();
-    let c2 = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    let c2 = support::observer(&root);
     let l1 = Lock::new(&c1, "/locks/dropsync").unwrap();
     let l2 = Lock::new(&c2, "/locks/dropsync").unwrap();
     for _ in 0..20 {

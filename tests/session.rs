@@ -7,7 +7,7 @@ mod support;
 
 use crossbeam_channel::Receiver;
 use std::time::{Duration, Instant};
-use support::{Ensemble, Proxy, ZkServer, four_letter, fresh_root, hosts, wait_until};
+use support::{Ensemble, Proxy, ZkServer, four_letter, hosts, observer, wait_until};
 use zklock::{Client, CreateMode, Error, EventType, SessionEvent, SessionState, WatchState};
 
 const SESSION: Duration = Duration::from_secs(2);
@@ -19,17 +19,7 @@ fn next(events: &Receiver<SessionEvent>) -> SessionEvent {
 
 /// A client through a fresh proxy, in a fresh chroot, with a 2 s session.
 fn proxied() -> (Proxy, Client, String) {
-    let root = fresh_root();
-    let proxy = Proxy::new(&support::first_host());
-    let c = Client::builder(&format!("{}{root}", proxy.addr()))
-        .session_timeout(SESSION)
-        .connect()
-        .unwrap();
-    (proxy, c, root)
-}
-
-fn observer(root: &str) -> Client {
-    Client::connect(&format!("{}{root}", hosts())).unwrap()
+    support::proxied(SESSION)
 }
 
 #[test]
@@ -113,12 +103,7 @@ fn a_long_freeze_ends_in_exactly_one_lost_and_a_new_session() {
 fn an_expiry_reported_by_the_server_is_lost_once() {
     // The client comes back after the server expired the session but before
     // the client's own clock ran out: the server's word decides.
-    let root = fresh_root();
-    let proxy = Proxy::new(&support::first_host());
-    let c = Client::builder(&format!("{}{root}", proxy.addr()))
-        .session_timeout(SESSION)
-        .connect()
-        .unwrap();
+    let (proxy, c, _) = proxied();
     let old = c.session_id();
     let events = c.session_events();
     // A second connection takes over the session and closes it. The proxy

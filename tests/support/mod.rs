@@ -69,3 +69,20 @@ pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool)
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// A client through a fresh fault proxy, in a fresh chroot, with the given
+/// session timeout; and that chroot.
+pub fn proxied(session_timeout: Duration) -> (Proxy, Client, String) {
+    let root = fresh_root();
+    let proxy = Proxy::new(&first_host());
+    let c = Client::builder(&format!("{}{root}", proxy.addr()))
+        .session_timeout(session_timeout)
+        .connect()
+        .unwrap();
+    (proxy, c, root)
+}
+
+/// Another client, straight to the server (no proxy), in chroot `root`.
+pub fn observer(root: &str) -> Client {
+    Client::connect(&format!("{}{root}", hosts())).unwrap()
+}
