@@ -459,11 +459,15 @@ fn closing_deletes_ephemerals_and_fails_later_calls() {
     c.create("/eph", b"", CreateMode::Ephemeral).unwrap();
     let sid = c.session_id();
     let c2 = c.clone();
+    let start = Instant::now();
     c.close();
+    let took = start.elapsed();
     // Immediately gone: closing ended the session, no timeout to wait for.
-    assert!(observer.exists("/eph").unwrap().is_none());
-    assert!(matches!(c2.get_data("/eph"), Err(Error::Closed)));
-    assert_eq!(c2.state(), zklock::SessionState::Closed);
+    let left = observer.exists("/eph").unwrap();
+    assert!(left.is_none(), "still there after a close that took {took:?}");
+    let r = c2.get_data("/eph");
+    assert!(matches!(r, Err(Error::Closed)), "{r:?}");
+    assert_eq!(c2.state(), zklock::SessionState::Closed, "close took {took:?}");
     assert_eq!(
         events.recv_timeout(WAIT).unwrap(),
         SessionEvent::Closed { session_id: sid }

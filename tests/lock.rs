@@ -575,8 +575,9 @@ fn curator_test_protected_create_node_deletion() {
     let (proxy, c, root) = support::proxied(Duration::from_secs(6));
     let observer = support::observer(&root);
     let lock = Lock::new(&c, "/locks/protected").unwrap().identifier("me");
-    // The directory exists first, so the create that is cut is the contender's.
-    lock.acquire().unwrap().release().unwrap();
+    // The directory exists first (persistent, so it is not reaped meanwhile),
+    // so the create that is cut is the contender's.
+    observer.ensure_path("/locks/protected").unwrap();
     proxy.drop_after_create(&format!("{root}/locks/protected/"));
     let g = lock.acquire().unwrap();
     assert_eq!(proxy.creates_dropped(), 1);
@@ -601,7 +602,7 @@ fn a_lost_create_reply_then_a_timeout_leaves_nothing() {
     let (proxy, c, root) = support::proxied(Duration::from_secs(10));
     let observer = support::observer(&root);
     let lock = Lock::new(&c, "/locks/doubt").unwrap();
-    lock.acquire().unwrap().release().unwrap();
+    observer.ensure_path("/locks/doubt").unwrap();
     proxy.drop_after_create(&format!("{root}/locks/doubt/"));
     proxy.refuse(true);
     assert!(matches!(

@@ -342,7 +342,7 @@ fn write_preamble(
             );
         }
     }
-    shared.enqueue_background_deletes(out, epoch);
+    shared.enqueue_background(out, epoch);
 }
 
 /// Reads and dispatches until the connection fails; returns why.
@@ -554,7 +554,7 @@ fn declare_lost(shared: &Shared) {
         shared.session_cv.notify_all();
         old
     };
-    shared.forget_deletes_of(epoch);
+    shared.forget_background_of(epoch);
     let dropped = shared.watches.lock().take_all();
     let chroot = shared.chroot().to_string();
     for e in watch::session_ended_events(dropped, WatchState::Expired, |p| {

@@ -32,6 +32,7 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod background;
 mod conn;
 #[cfg(test)]
 mod decode_fuzz;
@@ -808,7 +809,7 @@ impl Client {
     pub fn delete_in_background(&self, path: &str, version: Option<i32>) -> Result<()> {
         path::validate(path)?;
         self.shared()
-            .delete_in_background(shared::Target::Path(path.into()), version, None);
+            .delete_in_background(background::Target::Path(path.into()), version, None);
         Ok(())
     }
 

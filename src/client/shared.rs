@@ -6,9 +6,9 @@
 //! the way out. The I/O thread ([`super::conn`]) reads every reply and
 //! completes the pending entry with the same xid.
 //!
-//! Lock order: `out` before `pending`, `out` before `deletes`, `session`
-//! before `listeners`; `session` is never held together with `out`,
-//! `pending` or `deletes`.
+//! Lock order: `out` before `pending`, `out` before `background`,
+//! `session` before `listeners`; `session` is never held together with
+//! `out`, `pending` or `background`.
 
 use super::hosts::ConnectString;
 use super::jute::Writer;
@@ -22,7 +22,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::AtomicI64;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Settings fixed at connect time.
@@ -138,59 +138,6 @@ impl Outbound {
     }
 }
 
-/// What a background delete removes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Target {
-    /// One node.
-    Path(String),
-    /// Every child of `parent` whose name starts with `prefix`: a node whose
-    /// create may or may not have been applied (its reply was lost), found
-    /// by the unique prefix it was created with.
-    Prefix { parent: String, prefix: String },
-}
-
-/// A delete the client keeps retrying until the server confirms it, so a
-/// contender node whose delete failed is never forgotten.
-struct BackgroundDelete {
-    id: u64,
-    target: Target,
-    version: Option<i32>,
-    /// For an ephemeral node: the epoch of its session. Once that session
-    /// has ended the server has deleted it, and the entry is dropped.
-    ephemeral_epoch: Option<u64>,
-    in_flight: bool,
-    /// Dropped when the entry settles (confirmed, or moot), which
-    /// disconnects the receiver whoever wants to know is waiting on.
-    _settled: Sender<()>,
-}
-
-#[derive(Default)]
-pub(crate) struct BackgroundDeletes {
-    next_id: u64,
-    entries: Vec<BackgroundDelete>,
-}
-
-impl BackgroundDeletes {
-    fn push(
-        &mut self,
-        target: Target,
-        version: Option<i32>,
-        ephemeral_epoch: Option<u64>,
-        settled: Sender<()>,
-    ) {
-        self.next_id += 1;
-        let id = self.next_id;
-        self.entries.push(BackgroundDelete {
-            id,
-            target,
-            version,
-            ephemeral_epoch,
-            in_flight: false,
-            _settled: settled,
-        });
-    }
-}
-
 /// One request for [`Shared::send`].
 pub(crate) struct Call {
     pub request: Request,
@@ -220,7 +167,7 @@ pub(crate) struct Shared {
     pub auths: Mutex<Vec<(String, Vec<u8>)>>,
     /// Auth replies carry no xid of their own; they come back in order.
     pub auth_waiters: Mutex<VecDeque<AuthWaiter>>,
-    deletes: Mutex<BackgroundDeletes>,
+    pub(crate) background: Mutex<super::background::Background>,
     pub last_zxid: AtomicI64,
     pub event_thread: Mutex<Option<std::thread::ThreadId>>,
 }
@@ -252,7 +199,7 @@ impl Shared {
             listeners: Arc::new(Mutex::new(Listeners::default())),
             auths: Mutex::new(auths),
             auth_waiters: Mutex::new(VecDeque::new()),
-            deletes: Mutex::new(BackgroundDeletes::default()),
+            background: Mutex::new(super::background::Background::default()),
             last_zxid: AtomicI64::new(0),
             event_thread: Mutex::new(None),
         }
@@ -409,118 +356,6 @@ impl Shared {
         r
     }
 
-    /// Hands a delete to the client, which retries it over reconnects until
-    /// the server confirms it (or, for an ephemeral node, until its session
-    /// has ended and the server deleted it anyway). It is sent at once if
-    /// connected. The receiver disconnects when the delete has settled.
-    pub fn delete_in_background(
-        self: &Arc<Self>,
-        target: Target,
-        version: Option<i32>,
-        ephemeral_epoch: Option<u64>,
-    ) -> Receiver<()> {
-        let (settled, rx) = crossbeam_channel::bounded(0);
-        self.deletes
-            .lock()
-            .push(target, version, ephemeral_epoch, settled);
-        self.send_background_deletes();
-        rx
-    }
-
-    /// Sends the background deletes not in flight, if connected.
-    fn send_background_deletes(self: &Arc<Self>) {
-        let mut out = self.out.lock();
-        if out.stream.is_some() {
-            let epoch = out.epoch;
-            self.enqueue_background_deletes(&mut out, epoch);
-            out.flush();
-        }
-    }
-
-    /// Deletes still waiting for the server's confirmation.
-    pub fn background_deletes(&self) -> usize {
-        self.deletes.lock().entries.len()
-    }
-
-    /// Queues every background delete not already in flight onto `out`
-    /// (connected in session `epoch`); entries of ended sessions are dropped.
-    /// Completions run later on the I/O thread, never in here (they take the
-    /// `deletes` lock, and a prefix search's completion takes `out`).
-    pub fn enqueue_background_deletes(self: &Arc<Self>, out: &mut Outbound, epoch: u64) {
-        let mut d = self.deletes.lock();
-        d.entries
-            .retain(|e| e.ephemeral_epoch.is_none_or(|ep| ep == epoch));
-        let mut refused = Vec::new();
-        for e in d.entries.iter_mut().filter(|e| !e.in_flight) {
-            e.in_flight = true;
-            let request = match &e.target {
-                Target::Path(path) => Request::Delete {
-                    path: path.clone(),
-                    version: e.version,
-                },
-                Target::Prefix { parent, .. } => Request::GetChildren {
-                    path: parent.clone(),
-                    watch: false,
-                },
-            };
-            let done =
-                Completion::Internal(Box::new(background_completion(Arc::downgrade(self), e.id)));
-            if let Err((f, _)) = self.enqueue(out, Call::new(request), done) {
-                log::error!(
-                    "zklock: background delete of {:?} impossible: {f:?}",
-                    e.target
-                );
-                refused.push(e.id);
-            }
-        }
-        d.entries.retain(|e| !refused.contains(&e.id));
-    }
-
-    /// Drops background deletes of an ended session's ephemeral nodes.
-    pub fn forget_deletes_of(&self, epoch: u64) {
-        self.deletes
-            .lock()
-            .entries
-            .retain(|e| e.ephemeral_epoch != Some(epoch));
-    }
-}
-
-/// What to do with the reply to background delete `id`.
-fn background_completion(weak: Weak<Shared>, id: u64) -> impl FnOnce(Reply) + Send {
-    move |r: Reply| {
-        let Some(shared) = weak.upgrade() else { return };
-        let mut d = shared.deletes.lock();
-        let Some(pos) = d.entries.iter().position(|e| e.id == id) else {
-            return;
-        };
-        match (r, d.entries[pos].target.clone()) {
-            (Ok(Response::Children(children, _)), Target::Prefix { parent, prefix }) => {
-                // Found: delete what matches (usually one node, or none).
-                let e = d.entries.remove(pos);
-                for child in children.iter().filter(|c| c.starts_with(&prefix)) {
-                    let path = crate::path::join(&parent, child);
-                    d.push(
-                        Target::Path(path),
-                        e.version,
-                        e.ephemeral_epoch,
-                        e._settled.clone(),
-                    );
-                }
-                drop(d);
-                shared.send_background_deletes();
-            }
-            (Ok(_), _) | (Err(Failure::Server(ZkError::NoNode)), _) => {
-                d.entries.remove(pos);
-            }
-            (Err(Failure::ConnectionLoss), _) | (Err(Failure::Timeout), _) => {
-                d.entries[pos].in_flight = false;
-            }
-            (Err(f), target) => {
-                log::error!("zklock: background delete of {target:?} failed for good: {f:?}");
-                d.entries.remove(pos);
-            }
-        }
-    }
 }
 
 /// Waits for a reply until `deadline`.

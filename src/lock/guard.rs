@@ -2,7 +2,8 @@
 //! token, and its release.
 
 use crate::client::proto::Request;
-use crate::client::shared::{Call, Failure, Target, wait_reply};
+use crate::client::background::Target;
+use crate::client::shared::{Call, Failure, wait_reply};
 use crate::client::{Client, SessionState, ZkError};
 use crate::error::{Error, Result};
 use crossbeam_channel::Receiver;

@@ -1,0 +1,285 @@
+//! Work the client keeps doing on a caller's behalf until it is done:
+//!
+//! - **Background deletes**: a delete retried across connection losses
+//!   until the server confirms it, so a node whose delete failed is never
+//!   forgotten (Curator's "guaranteed delete"). A prefix form finds and
+//!   deletes a node whose create reply was lost.
+//! - **Background watches**: a data watch registered as soon as the client
+//!   is connected and registered again if a connection loss swallowed the
+//!   request, so a watch a recipe relies on is never silently missing.
+//! - **The callback thread**: user callbacks (a lock's `on_lost`) run here,
+//!   one at a time, never on the event thread, so a slow or panicking one
+//!   delays only other user callbacks.
+//!
+//! Everything pending is written on every (re)connection before any caller
+//! may send, so nothing sent after a reconnection can overtake it. Jobs tied
+//! to an ephemeral node's session are dropped when that session ends (the
+//! server has deleted the node).
+
+use super::proto::{Request, Response, WatchedEvent, ZkError};
+use super::shared::{Call, Completion, Failure, Outbound, Reply, Shared};
+use crossbeam_channel::{Receiver, Sender};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Weak};
+
+/// What a background delete removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// One node.
+    Path(String),
+    /// Every child of `parent` whose name starts with `prefix`: a node whose
+    /// create may or may not have been applied (its reply was lost), found
+    /// by the unique prefix it was created with.
+    Prefix { parent: String, prefix: String },
+}
+
+/// A watch callback that may be registered more than once (after a lost
+/// request), so it is shared rather than one-shot.
+pub(crate) type SharedWatcher = Arc<dyn Fn(WatchedEvent) + Send + Sync>;
+/// Told the outcome of a background watch's registration.
+pub(crate) type OnReply = Arc<dyn Fn(Reply) + Send + Sync>;
+
+enum Job {
+    Delete {
+        target: Target,
+        version: Option<i32>,
+        /// Dropped when the job settles (confirmed, or moot), which
+        /// disconnects the receiver a caller may be waiting on.
+        _settled: Sender<()>,
+    },
+    Watch {
+        path: String,
+        watcher: SharedWatcher,
+        on_reply: OnReply,
+    },
+}
+
+struct Entry {
+    id: u64,
+    job: Job,
+    /// For work on an ephemeral node: its session's epoch. When that
+    /// session ends the job is moot and dropped.
+    epoch: Option<u64>,
+    in_flight: bool,
+}
+
+/// The client's pending background work.
+#[derive(Default)]
+pub(crate) struct Background {
+    next_id: u64,
+    entries: Vec<Entry>,
+    callbacks: Option<Sender<Box<dyn FnOnce() + Send>>>,
+}
+
+impl Background {
+    fn push(&mut self, job: Job, epoch: Option<u64>) {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.entries.push(Entry {
+            id,
+            job,
+            epoch,
+            in_flight: false,
+        });
+    }
+
+    fn deletes(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.job, Job::Delete { .. }))
+            .count()
+    }
+}
+
+impl Shared {
+    /// Hands a delete to the client, which retries it over reconnects until
+    /// the server confirms it (or, for an ephemeral node, until its session
+    /// has ended and the server deleted it anyway). It is sent at once if
+    /// connected. The receiver disconnects when the delete has settled.
+    pub fn delete_in_background(
+        self: &Arc<Self>,
+        target: Target,
+        version: Option<i32>,
+        ephemeral_epoch: Option<u64>,
+    ) -> Receiver<()> {
+        let (settled, rx) = crossbeam_channel::bounded(0);
+        let job = Job::Delete {
+            target,
+            version,
+            _settled: settled,
+        };
+        self.background.lock().push(job, ephemeral_epoch);
+        self.send_background();
+        rx
+    }
+
+    /// Registers a data watch on `path` (in session `epoch`) as soon as the
+    /// client is connected, again if a connection loss swallows the request,
+    /// until the server answers. `on_reply` gets that answer (`Ok` when the
+    /// watch is set; `NoNode` when there is nothing to watch; `SessionLost`
+    /// if the session ended first).
+    pub fn watch_in_background(
+        self: &Arc<Self>,
+        path: String,
+        epoch: u64,
+        watcher: SharedWatcher,
+        on_reply: OnReply,
+    ) {
+        let job = Job::Watch {
+            path,
+            watcher,
+            on_reply,
+        };
+        self.background.lock().push(job, Some(epoch));
+        self.send_background();
+    }
+
+    /// Deletes still waiting for the server's confirmation.
+    pub fn background_deletes(&self) -> usize {
+        self.background.lock().deletes()
+    }
+
+    /// Sends the background work not in flight, if connected.
+    fn send_background(self: &Arc<Self>) {
+        let mut out = self.out.lock();
+        if out.stream.is_some() {
+            let epoch = out.epoch;
+            self.enqueue_background(&mut out, epoch);
+            out.flush();
+        }
+    }
+
+    /// Queues every background job not already in flight onto `out`
+    /// (connected in session `epoch`); jobs of ended sessions are dropped.
+    /// Completions run later on the I/O thread, never in here (they take the
+    /// `background` lock, and some take `out`).
+    pub fn enqueue_background(self: &Arc<Self>, out: &mut Outbound, epoch: u64) {
+        let mut b = self.background.lock();
+        b.entries.retain(|e| e.epoch.is_none_or(|ep| ep == epoch));
+        let mut refused = Vec::new();
+        for e in b.entries.iter_mut().filter(|e| !e.in_flight) {
+            e.in_flight = true;
+            let call = match &e.job {
+                Job::Delete {
+                    target: Target::Path(path),
+                    version,
+                    ..
+                } => Call::new(Request::Delete {
+                    path: path.clone(),
+                    version: *version,
+                }),
+                Job::Delete {
+                    target: Target::Prefix { parent, .. },
+                    ..
+                } => Call::new(Request::GetChildren {
+                    path: parent.clone(),
+                    watch: false,
+                }),
+                Job::Watch { path, watcher, .. } => {
+                    let w = watcher.clone();
+                    Call {
+                        request: Request::GetData {
+                            path: path.clone(),
+                            watch: true,
+                        },
+                        watcher: Some(Box::new(move |ev| w(ev))),
+                    }
+                }
+            };
+            let done = Completion::Internal(Box::new(completion(Arc::downgrade(self), e.id)));
+            if let Err((f, _)) = self.enqueue(out, call, done) {
+                log::error!("zklock: background request impossible: {f:?}");
+                refused.push(e.id);
+            }
+        }
+        b.entries.retain(|e| !refused.contains(&e.id));
+    }
+
+    /// Drops the background work of an ended session; watch jobs are told.
+    pub fn forget_background_of(&self, epoch: u64) {
+        let dropped: Vec<Entry> = {
+            let mut b = self.background.lock();
+            let (gone, kept) = std::mem::take(&mut b.entries)
+                .into_iter()
+                .partition(|e| e.epoch == Some(epoch));
+            b.entries = kept;
+            gone
+        };
+        for e in dropped {
+            if let Job::Watch { on_reply, .. } = e.job {
+                on_reply(Err(Failure::SessionLost));
+            }
+        }
+    }
+
+    /// Runs `f` on the client's callback thread (started on first use):
+    /// one callback at a time, panics caught and logged.
+    pub fn run_callback(&self, f: Box<dyn FnOnce() + Send>) {
+        let mut b = self.background.lock();
+        let tx = b.callbacks.get_or_insert_with(|| {
+            let (tx, rx) = crossbeam_channel::unbounded::<Box<dyn FnOnce() + Send>>();
+            let spawned = std::thread::Builder::new()
+                .name("zklock-callbacks".into())
+                .spawn(move || {
+                    // Ends when the client (and with it the sender) is gone.
+                    for f in rx {
+                        if catch_unwind(AssertUnwindSafe(f)).is_err() {
+                            log::error!("zklock: a user callback panicked; ignored");
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                log::error!("zklock: cannot start the callback thread: {e}");
+            }
+            tx
+        });
+        let _ = tx.send(f);
+    }
+}
+
+/// What to do with the reply to background job `id`.
+fn completion(weak: Weak<Shared>, id: u64) -> impl FnOnce(Reply) + Send {
+    move |r: Reply| {
+        let Some(shared) = weak.upgrade() else { return };
+        let mut b = shared.background.lock();
+        let Some(pos) = b.entries.iter().position(|e| e.id == id) else {
+            return;
+        };
+        if matches!(r, Err(Failure::ConnectionLoss) | Err(Failure::Timeout)) {
+            // Retried on the next connection (or the next send).
+            b.entries[pos].in_flight = false;
+            return;
+        }
+        let entry = b.entries.remove(pos);
+        match (entry.job, r) {
+            (Job::Watch { on_reply, .. }, r) => {
+                drop(b);
+                on_reply(r);
+            }
+            (
+                Job::Delete {
+                    target: Target::Prefix { parent, prefix },
+                    version,
+                    _settled,
+                },
+                Ok(Response::Children(children, _)),
+            ) => {
+                // Found: delete what matches (usually one node, or none).
+                for child in children.iter().filter(|c| c.starts_with(&prefix)) {
+                    let job = Job::Delete {
+                        target: Target::Path(crate::path::join(&parent, child)),
+                        version,
+                        _settled: _settled.clone(),
+                    };
+                    b.push(job, entry.epoch);
+                }
+                drop(b);
+                shared.send_background();
+            }
+            (Job::Delete { .. }, Ok(_) | Err(Failure::Server(ZkError::NoNode))) => {}
+            (Job::Delete { target, .. }, Err(f)) => {
+                log::error!("zklock: background delete of {target:?} failed for good: {f:?}");
+            }
+        }
+    }
+}
