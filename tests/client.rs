@@ -464,10 +464,17 @@ fn closing_deletes_ephemerals_and_fails_later_calls() {
     let took = start.elapsed();
     // Immediately gone: closing ended the session, no timeout to wait for.
     let left = observer.exists("/eph").unwrap();
-    assert!(left.is_none(), "still there after a close that took {took:?}");
+    assert!(
+        left.is_none(),
+        "still there after a close that took {took:?}"
+    );
     let r = c2.get_data("/eph");
     assert!(matches!(r, Err(Error::Closed)), "{r:?}");
-    assert_eq!(c2.state(), zklock::SessionState::Closed, "close took {took:?}");
+    assert_eq!(
+        c2.state(),
+        zklock::SessionState::Closed,
+        "close took {took:?}"
+    );
     assert_eq!(
         events.recv_timeout(WAIT).unwrap(),
         SessionEvent::Closed { session_id: sid }

@@ -21,8 +21,8 @@ use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use std::time::{Duration, Instant};
 
 /// Settings fixed at connect time.
@@ -355,7 +355,6 @@ impl Shared {
         }
         r
     }
-
 }
 
 /// Waits for a reply until `deadline`.

@@ -1,26 +1,30 @@
 //! The guard: proof of holding a lock (or a semaphore lease), its fencing
 //! token, and its release.
 
-use crate::client::proto::Request;
+use super::ownership::Ownership;
 use crate::client::background::Target;
+use crate::client::proto::Request;
 use crate::client::shared::{Call, Failure, wait_reply};
 use crate::client::{Client, SessionState, ZkError};
 use crate::error::{Error, Result};
 use crossbeam_channel::Receiver;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Whether a guard's lock is still held, as far as this process can know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LockState {
-    /// The session that holds the lock is connected: the lock is held.
+    /// The session that holds the lock is connected and the lock's node is
+    /// there: the lock is held.
     Held,
     /// The connection is down and the session may or may not still be alive
     /// on the server. Another process may already hold the lock (if the
     /// session turns out to have expired), so stop writing until it is
     /// `Held` again, or `Lost`.
     Suspended,
-    /// The session that held the lock has ended (or the client was closed):
-    /// the lock is gone and another process may hold it now.
+    /// The session that held the lock has ended, its node was deleted by
+    /// someone else, or the client was closed: the lock is gone and another
+    /// process may hold it now.
     Lost,
 }
 
@@ -38,38 +42,35 @@ pub enum LockState {
 /// A guard is `Send`: it may be released on another thread (ownership
 /// belongs to the ZooKeeper session, not to a thread).
 #[must_use = "the lock is released as soon as the guard is dropped"]
-#[derive(Debug)]
 pub struct LockGuard {
-    client: Client,
-    node: String,
+    own: Arc<Ownership>,
     czxid: i64,
-    /// The session epoch the node was created in (for ephemeral nodes).
-    epoch: u64,
-    ephemeral: bool,
     released: bool,
 }
 
+impl std::fmt::Debug for LockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockGuard")
+            .field("node", &self.own.node())
+            .field("fencing_token", &self.czxid)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
 impl LockGuard {
-    pub(crate) fn new(
-        client: Client,
-        node: String,
-        czxid: i64,
-        epoch: u64,
-        ephemeral: bool,
-    ) -> Self {
+    pub(crate) fn new(own: Arc<Ownership>, czxid: i64) -> Self {
+        own.set_waiter(None);
         LockGuard {
-            client,
-            node,
+            own,
             czxid,
-            epoch,
-            ephemeral,
             released: false,
         }
     }
 
     /// The full path of the contender node (or lease node) this guard owns.
     pub fn node(&self) -> &str {
-        &self.node
+        self.own.node()
     }
 
     /// A number that strictly increases from one holder of this lock to the
@@ -88,29 +89,19 @@ impl LockGuard {
         }
     }
 
-    /// Whether the lock is held, suspended or lost, from the session's
-    /// state (no round trip).
+    /// Whether the lock is held, suspended or lost. No round trip: it
+    /// combines the session's state with a watch on the guard's own node.
     ///
-    /// An ephemeral lock lives and dies with the session that created it. A
-    /// persistent one (`.ephemeral(false)`) outlives sessions: it is `Held`
-    /// while connected, `Suspended` while not, and `Lost` only when the
-    /// client is closed.
+    /// An ephemeral lock lives and dies with the session that created it,
+    /// and with its node. A persistent one (`.ephemeral(false)`) outlives
+    /// sessions: it is `Held` while connected, `Suspended` while not, and
+    /// `Lost` only when its node is deleted or the client is closed.
     pub fn state(&self) -> LockState {
-        let s = self.client.shared().session.lock();
-        if s.state == SessionState::Closed || s.closing {
-            return LockState::Lost;
-        }
-        if self.ephemeral && s.epoch != self.epoch {
-            return LockState::Lost;
-        }
-        match s.state {
-            SessionState::Connected => LockState::Held,
-            _ => LockState::Suspended,
-        }
+        self.own.state()
     }
 
     /// Succeeds only if the lock is certainly held right now; call it before
-    /// each write the lock protects.
+    /// each write the lock protects. It costs a mutex, not a round trip.
     ///
     /// # Errors
     /// [`Error::ConnectionLoss`] while suspended, [`Error::LockLost`] once lost.
@@ -122,9 +113,54 @@ impl LockGuard {
         }
     }
 
+    /// A channel that receives every later change of [`LockState`]: a
+    /// suspension, a recovery, and finally `Lost`, after which it closes.
+    /// It also closes when the guard is released. Fed from the client's
+    /// event thread the moment the change is known; it never blocks it.
+    ///
+    /// ```
+    /// # fn main() -> zklock::Result<()> {
+    /// # let client = zklock::Client::connect(&zklock::doc_hosts())?;
+    /// # let lock = zklock::Lock::new(&client, "/zklock-doc/locks/changes")?;
+    /// let guard = lock.acquire()?;
+    /// let changes = guard.state_changes();
+    /// std::thread::spawn(move || {
+    ///     for state in changes {
+    ///         eprintln!("the lock is now {state:?}");
+    ///     }
+    /// });
+    /// # Ok(()) }
+    /// ```
+    pub fn state_changes(&self) -> Receiver<LockState> {
+        self.own.subscribe()
+    }
+
+    /// Runs `f` once if the lock is lost while this guard holds it (its
+    /// session ended, its node was deleted, or the client was closed), at
+    /// once if it is lost already; never after the guard is released. `f`
+    /// runs on the client's callback thread: not the caller's, and not the
+    /// event thread, so a slow or panicking `f` cannot delay the client.
+    ///
+    /// ```
+    /// # fn main() -> zklock::Result<()> {
+    /// # let client = zklock::Client::connect(&zklock::doc_hosts())?;
+    /// # let lock = zklock::Lock::new(&client, "/zklock-doc/locks/on-lost")?;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// let guard = lock.acquire()?;
+    /// let stop = Arc::new(AtomicBool::new(false));
+    /// let s = stop.clone();
+    /// guard.on_lost(move || s.store(true, Ordering::SeqCst));
+    /// // ... the critical section checks `stop` between steps ...
+    /// # Ok(()) }
+    /// ```
+    pub fn on_lost(&self, f: impl FnOnce() + Send + 'static) {
+        self.own.on_lost(Box::new(f));
+    }
+
     fn lost(&self) -> Error {
         Error::LockLost {
-            path: self.node.clone(),
+            path: self.own.node().to_string(),
         }
     }
 
@@ -138,15 +174,17 @@ impl LockGuard {
     /// retried in the background until it is.
     pub fn release(mut self) -> Result<()> {
         self.released = true;
-        if self.state() == LockState::Lost {
+        let was = self.state();
+        self.own.release();
+        if was == LockState::Lost {
             return Err(self.lost());
         }
-        match self.delete(self.client.default_deadline()) {
+        match self.delete(self.own.client().default_deadline()) {
             Ok(_) => Ok(()),
             Err(f) if self.gone(&f) => Err(self.lost()),
             Err(f) => {
                 let _ = self.hand_to_background();
-                Err(f.into_error(&self.node))
+                Err(f.into_error(self.own.node()))
             }
         }
     }
@@ -156,7 +194,7 @@ impl LockGuard {
     fn gone(&self, f: &Failure) -> bool {
         match f {
             Failure::Server(ZkError::NoNode) | Failure::Closed => true,
-            Failure::SessionLost => self.ephemeral,
+            Failure::SessionLost => self.own.ephemeral(),
             _ => false,
         }
     }
@@ -165,25 +203,26 @@ impl LockGuard {
     /// for the reply a request timeout at most. An ephemeral node is deleted
     /// in its own session or not at all.
     fn delete(&self, connect_by: Instant) -> Result<(), Failure> {
-        let shared = self.client.shared();
-        let epoch = if self.ephemeral {
-            self.epoch
+        let client = self.own.client();
+        let shared = client.shared();
+        let epoch = if self.own.ephemeral() {
+            self.own.epoch()
         } else {
             shared.current_epoch()?
         };
         let call = Call::new(Request::Delete {
-            path: self.node.clone(),
+            path: self.own.node().to_string(),
             version: None,
         });
         let rx = shared.send(epoch, vec![call], connect_by)?.remove(0);
-        wait_reply(&rx, self.client.default_deadline()).map(|_| ())
+        wait_reply(&rx, client.default_deadline()).map(|_| ())
     }
 
     fn hand_to_background(&self) -> Receiver<()> {
-        self.client.shared().delete_in_background(
-            Target::Path(self.node.clone()),
+        self.own.client().shared().delete_in_background(
+            Target::Path(self.own.node().to_string()),
             None,
-            self.ephemeral.then_some(self.epoch),
+            self.own.ephemeral().then_some(self.own.epoch()),
         )
     }
 }
@@ -211,6 +250,11 @@ impl Drop for LockGuard {
         if self.released {
             return;
         }
-        settle(&self.client, self.hand_to_background(), self.epoch);
+        self.own.release();
+        settle(
+            self.own.client(),
+            self.hand_to_background(),
+            self.own.epoch(),
+        );
     }
 }

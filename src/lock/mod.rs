@@ -47,6 +47,7 @@
 mod attempt;
 mod guard;
 pub mod name;
+mod ownership;
 mod queue;
 mod semaphore;
 pub mod strategy;
@@ -205,15 +206,8 @@ impl<S: Strategy> QueueLock<S> {
             wait,
             extra: &[],
         };
-        Ok(queue::acquire(&spec, self.waiters.enter())?.map(|a| {
-            LockGuard::new(
-                self.client.clone(),
-                a.node,
-                a.czxid,
-                a.epoch,
-                self.ephemeral,
-            )
-        }))
+        let acquired = queue::acquire(&spec, self.waiters.enter())?;
+        Ok(acquired.map(|a| LockGuard::new(a.own, a.czxid)))
     }
 
     /// Blocks until this thread holds the lock.

@@ -29,14 +29,16 @@
 use super::attempt::{Attempt, stop};
 use super::guard::settle;
 use super::name::{self, Contender, Role};
+use super::ownership::Ownership;
 use super::strategy::Decision;
 use super::wait::{Waiter, Wake};
-use crate::client::proto::{Request, Response};
 use crate::client::background::Target;
+use crate::client::proto::{Request, Response};
 use crate::client::shared::{Call, Failure, Reply};
 use crate::client::{Client, CreateMode, EventType, ZkError};
 use crate::error::{Error, Result};
 use crate::path;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What one acquire attempt asks for.
@@ -56,12 +58,11 @@ pub(crate) struct Spec<'a> {
     pub extra: &'a [String],
 }
 
-/// A lock just acquired: the node's full path and creation zxid, and the
-/// session epoch it belongs to.
+/// A lock just acquired: the ownership of its node, and the node's
+/// creation zxid.
 pub(crate) struct Acquired {
-    pub node: String,
+    pub own: Arc<Ownership>,
     pub czxid: i64,
-    pub epoch: u64,
 }
 
 /// Our contender node, as far as we know.
@@ -72,6 +73,7 @@ enum Node {
     Mine {
         name: String,
         czxid: i64,
+        own: Arc<Ownership>,
     },
 }
 
@@ -90,8 +92,6 @@ struct Walk<'s> {
     at: Attempt<'s>,
     prefix: String,
     node: Node,
-    /// Whether our own node is watched (it is once we have waited).
-    own_watched: bool,
 }
 
 /// Runs one acquire attempt. `Ok(None)` only when `spec.wait` is false and
@@ -102,7 +102,6 @@ pub(crate) fn acquire(spec: &Spec<'_>, waiter: Waiter) -> Result<Option<Acquired
         at: Attempt::new(spec.client, spec.deadline, waiter)?,
         prefix: name::kazoo_prefix(spec.role),
         node: Node::None,
-        own_watched: false,
     };
     let outcome = walk.run();
     match outcome {
@@ -121,6 +120,18 @@ pub(crate) fn acquire(spec: &Spec<'_>, waiter: Waiter) -> Result<Option<Acquired
 impl Walk<'_> {
     fn full(&self, name: &str) -> String {
         path::join(self.spec.dir, name)
+    }
+
+    /// We have a node: watch it from now on, and be woken if it goes.
+    fn adopt(&mut self, name: String, czxid: i64) {
+        let own = Ownership::new(
+            self.spec.client,
+            self.full(&name),
+            self.at.epoch,
+            self.spec.ephemeral,
+        );
+        own.set_waiter(Some(self.at.waiter.sender()));
+        self.node = Node::Mine { name, czxid, own };
     }
 
     fn list(&mut self) -> Result<Reply> {
@@ -160,10 +171,7 @@ impl Walk<'_> {
                     let listing = replies.pop().expect("two replies");
                     match replies.pop().expect("two replies") {
                         Ok(Response::Created(p, stat)) => {
-                            self.node = Node::Mine {
-                                name: path::basename(&p).to_string(),
-                                czxid: stat.czxid,
-                            };
+                            self.adopt(path::basename(&p).to_string(), stat.czxid);
                             return Ok(match listing {
                                 Ok(Response::Children(c, _)) => Some(c),
                                 _ => None,
@@ -186,7 +194,7 @@ impl Walk<'_> {
                                 Some(found) => {
                                     let found = found.clone();
                                     if let Some(czxid) = self.czxid_of(&found)? {
-                                        self.node = Node::Mine { name: found, czxid };
+                                        self.adopt(found, czxid);
                                         return Ok(Some(children));
                                     }
                                 }
@@ -269,36 +277,51 @@ impl Walk<'_> {
             self.prefix,
             self.spec.dir
         );
-        self.node = Node::None;
-        self.own_watched = false;
+        if let Node::Mine { own, .. } = std::mem::replace(&mut self.node, Node::None) {
+            own.release();
+        }
     }
 
     /// Walks one listing: holds, gives up (try), or waits and moves along.
     /// `Ok(None)` means: list again (or give up, for a try).
     fn walk(&mut self, mut queue: Vec<Contender>) -> Result<Option<Acquired>> {
-        let Node::Mine { name: mine, czxid } = &self.node else {
+        let Node::Mine {
+            name: mine,
+            czxid,
+            own,
+        } = &self.node
+        else {
             return Ok(None);
         };
-        let (mine, czxid) = (mine.clone(), *czxid);
+        let (mine, czxid, own) = (mine.clone(), *czxid, own.clone());
+        // Whether blockers were dropped from this listing since it was taken.
+        let mut shortcut = false;
         loop {
             let Some(me) = queue.iter().position(|c| c.name == mine) else {
                 self.requeue("not in the listing");
                 return Ok(None);
             };
+            if own.deleted() {
+                self.requeue("deleted by someone else");
+                return Ok(None);
+            }
             match (self.spec.decide)(&queue, me) {
+                // Concluding from a listing we shortened is only safe when a
+                // deletion of our own node could not have gone unnoticed.
+                Decision::Holds if shortcut && !own.armed() => return Ok(None),
                 Decision::Holds => {
-                    return Ok(Some(Acquired {
-                        node: self.full(&mine),
-                        czxid,
-                        epoch: self.at.epoch,
-                    }));
+                    if let Node::Mine { own, .. } = std::mem::replace(&mut self.node, Node::None) {
+                        return Ok(Some(Acquired { own, czxid }));
+                    }
+                    unreachable!("the node is ours");
                 }
                 Decision::WaitFor(_) if !self.spec.wait => return Ok(None),
                 Decision::WaitFor(i) => {
                     let blocker = queue[i].name.clone();
-                    match self.wait_for(&blocker, &mine)? {
+                    match self.wait_for(&blocker, own.node())? {
                         Next::Gone => {
                             queue.remove(i);
+                            shortcut = true;
                         }
                         Next::Relist => return Ok(None),
                         Next::Requeue => {
@@ -311,48 +334,23 @@ impl Walk<'_> {
         }
     }
 
-    /// Watches `blocker` (and, the first time, our own node) and waits
-    /// until something happens to either.
-    fn wait_for(&mut self, blocker: &str, mine: &str) -> Result<Next> {
+    /// Watches `blocker` and waits until it goes (or anything else happens).
+    fn wait_for(&mut self, blocker: &str, own_path: &str) -> Result<Next> {
         let blocker_path = self.full(blocker);
-        let own_path = self.full(mine);
         loop {
             self.at.check()?;
-            let mut calls = vec![Call {
+            let watch = Call {
                 request: Request::GetData {
                     path: blocker_path.clone(),
                     watch: true,
                 },
                 watcher: Some(Box::new(self.at.waiter.watcher(&blocker_path))),
-            }];
-            let watch_own = !self.own_watched;
-            if watch_own {
-                calls.push(Call {
-                    request: Request::GetData {
-                        path: own_path.clone(),
-                        watch: true,
-                    },
-                    watcher: Some(Box::new(self.at.waiter.watcher(&own_path))),
+            };
+            if let Err(f) = self.at.call(watch)? {
+                return Ok(match self.at.retryable(f, &blocker_path)? {
+                    Failure::Server(ZkError::NoNode) => Next::Gone,
+                    _ => Next::Relist,
                 });
-            }
-            let mut replies = self.at.round_trip(calls)?;
-            if watch_own {
-                match replies.pop().expect("two replies") {
-                    Ok(_) => self.own_watched = true,
-                    Err(f) => match self.at.retryable(f, &own_path)? {
-                        Failure::Server(ZkError::NoNode) => return Ok(Next::Requeue),
-                        _ => return Ok(Next::Relist),
-                    },
-                }
-            }
-            match replies.pop().expect("one reply") {
-                Ok(_) => {}
-                Err(f) => {
-                    return Ok(match self.at.retryable(f, &blocker_path)? {
-                        Failure::Server(ZkError::NoNode) => Next::Gone,
-                        _ => Next::Relist,
-                    });
-                }
             }
             // The watch is set: wait for it (or anything else).
             loop {
@@ -365,11 +363,7 @@ impl Walk<'_> {
                     },
                     Wake::Node { path, event } if path == own_path => match event {
                         EventType::NodeDeleted => return Ok(Next::Requeue),
-                        EventType::Session => return Ok(Next::Relist),
-                        _ => {
-                            self.own_watched = false;
-                            break;
-                        }
+                        _ => continue,
                     },
                     // A watch of an earlier blocker firing late.
                     Wake::Node { .. } => continue,
@@ -386,7 +380,8 @@ impl Walk<'_> {
         let ephemeral_epoch = self.spec.ephemeral.then_some(self.at.epoch);
         match std::mem::replace(&mut self.node, Node::None) {
             Node::None => {}
-            Node::Mine { name, .. } => {
+            Node::Mine { name, own, .. } => {
+                own.release();
                 // Sent at once; confirmed before we return when the server
                 // is healthy, so a failed try leaves nothing behind when it
                 // returns; never waited for through a partition.

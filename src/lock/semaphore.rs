@@ -10,10 +10,11 @@
 
 use super::attempt::{Attempt, stop};
 use super::guard::settle;
+use super::ownership::Ownership;
 use super::wait::{Waiters, Wake};
 use super::{Lock, LockGuard, check_identifier, default_identifier, read_all_data};
-use crate::client::proto::{Request, Response};
 use crate::client::background::Target;
+use crate::client::proto::{Request, Response};
 use crate::client::shared::{Call, Failure};
 use crate::client::{Client, CreateMode, ZkError};
 use crate::error::{Error, Result};
@@ -302,14 +303,8 @@ impl Semaphore {
                 };
                 match at.call(Call::new(request))? {
                     Ok(Response::Created(_, stat)) | Ok(Response::Stat(stat)) => {
-                        let guard = LockGuard::new(
-                            self.client.clone(),
-                            lease.to_string(),
-                            stat.czxid,
-                            at.epoch,
-                            true,
-                        );
-                        return Ok(Some(guard));
+                        let own = Ownership::new(&self.client, lease.to_string(), at.epoch, true);
+                        return Ok(Some(LockGuard::new(own, stat.czxid)));
                     }
                     Ok(r) => return Err(Error::Protocol(format!("lease answered {r:?}"))),
                     Err(Failure::Server(ZkError::NodeExists)) => continue,

@@ -132,6 +132,11 @@ impl Waiter {
         }
     }
 
+    /// A sender that wakes this attempt.
+    pub fn sender(&self) -> Sender<Wake> {
+        self.tx.clone()
+    }
+
     pub fn cancelled(&self) -> bool {
         self.waiters.registry.lock().cancels != self.cancels_at_start
     }

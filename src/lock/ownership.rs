@@ -1,0 +1,264 @@
+//! What a contender knows about its own node: whether it is still there,
+//! and who must be told when it is not.
+//!
+//! As soon as a contender has a node, a data watch is set on it (through
+//! the client's background watches, so a connection loss cannot leave it
+//! unset). The watch turns a deletion by someone else (an operator, a
+//! forced revocation, a cleanup tool) into `Lost` at once; together with
+//! the session's events, that is everything a holder can lose its lock to.
+//!
+//! While the contender waits, the same watch wakes the walker (its node is
+//! gone: queue again). Once it holds the lock, the guard reads the state
+//! here and the subscribers (`state_changes`, `on_lost`) are fed from here.
+
+use super::guard::LockState;
+use super::wait::Wake;
+use crate::client::shared::{Failure, Reply};
+use crate::client::{Client, EventType, ListenerId, SessionState, WatchedEvent, ZkError};
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+use std::sync::{Arc, Weak};
+
+#[derive(Default)]
+struct Inner {
+    /// The server has confirmed the watch on our node.
+    armed: bool,
+    /// Our node was deleted while we did not expect it.
+    deleted: bool,
+    /// We released (or abandoned) the node: its deletion is ours.
+    released: bool,
+    /// The attempt waiting with this node, if it is still waiting.
+    waiter: Option<Sender<Wake>>,
+    subscribers: Vec<Sender<LockState>>,
+    on_lost: Vec<Box<dyn FnOnce() + Send>>,
+    /// The state subscribers were last told about.
+    told: Option<LockState>,
+    listener: Option<ListenerId>,
+}
+
+pub(crate) struct Ownership {
+    client: Client,
+    node: String,
+    epoch: u64,
+    ephemeral: bool,
+    inner: Mutex<Inner>,
+}
+
+impl Ownership {
+    /// Ownership of `node`, created in session `epoch`; starts watching it.
+    pub fn new(client: &Client, node: String, epoch: u64, ephemeral: bool) -> Arc<Ownership> {
+        let o = Arc::new(Ownership {
+            client: client.clone(),
+            node,
+            epoch,
+            ephemeral,
+            inner: Mutex::new(Inner::default()),
+        });
+        o.arm();
+        o
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    pub fn ephemeral(&self) -> bool {
+        self.ephemeral
+    }
+
+    /// (Re)sets the watch on our node.
+    fn arm(self: &Arc<Self>) {
+        let (on_event, on_reply) = (Arc::downgrade(self), Arc::downgrade(self));
+        let epoch = if self.ephemeral {
+            self.epoch
+        } else {
+            match self.client.shared().current_epoch() {
+                Ok(e) => e,
+                Err(_) => return,
+            }
+        };
+        self.client.shared().watch_in_background(
+            self.node.clone(),
+            epoch,
+            Arc::new(move |e: WatchedEvent| {
+                if let Some(o) = Weak::upgrade(&on_event) {
+                    o.on_event(&e);
+                }
+            }),
+            Arc::new(move |r: Reply| {
+                if let Some(o) = Weak::upgrade(&on_reply) {
+                    o.on_reply(r);
+                }
+            }),
+        );
+    }
+
+    fn on_reply(self: &Arc<Self>, r: Reply) {
+        match r {
+            Ok(_) => self.inner.lock().armed = true,
+            Err(Failure::Server(ZkError::NoNode)) => self.node_gone(),
+            // The session ended, or the client closed: the session's
+            // listener (or the state query) reports it.
+            Err(_) => self.changed(),
+        }
+    }
+
+    fn on_event(self: &Arc<Self>, e: &WatchedEvent) {
+        match e.event_type {
+            EventType::NodeDeleted => self.node_gone(),
+            EventType::Session => self.changed(),
+            // The data changed (someone wrote to our node): watch again.
+            _ => {
+                self.inner.lock().armed = false;
+                self.arm();
+            }
+        }
+    }
+
+    fn node_gone(self: &Arc<Self>) {
+        let waiter = {
+            let mut i = self.inner.lock();
+            if i.released {
+                return;
+            }
+            i.deleted = true;
+            i.waiter.clone()
+        };
+        if let Some(w) = waiter {
+            let _ = w.send(Wake::Node {
+                path: self.node.clone(),
+                event: EventType::NodeDeleted,
+            });
+        }
+        self.changed();
+    }
+
+    /// Whether the watch on our node is in place (so its deletion cannot go
+    /// unnoticed: the server sends that event before any later one).
+    pub fn armed(&self) -> bool {
+        self.inner.lock().armed
+    }
+
+    /// Whether someone else deleted our node.
+    pub fn deleted(&self) -> bool {
+        self.inner.lock().deleted
+    }
+
+    pub fn set_waiter(&self, waiter: Option<Sender<Wake>>) {
+        self.inner.lock().waiter = waiter;
+    }
+
+    /// We are deleting the node ourselves: stop reporting on it.
+    pub fn release(&self) {
+        let listener = {
+            let mut i = self.inner.lock();
+            i.released = true;
+            i.waiter = None;
+            i.subscribers.clear();
+            i.on_lost.clear();
+            i.listener.take()
+        };
+        if let Some(id) = listener {
+            self.client.remove_listener(id);
+        }
+    }
+
+    /// The lock's state, from the node's and the session's.
+    pub fn state(&self) -> LockState {
+        if self.inner.lock().deleted {
+            return LockState::Lost;
+        }
+        let s = self.client.shared().session.lock();
+        if s.state == SessionState::Closed || s.closing {
+            return LockState::Lost;
+        }
+        if self.ephemeral && s.epoch != self.epoch {
+            return LockState::Lost;
+        }
+        match s.state {
+            SessionState::Connected => LockState::Held,
+            _ => LockState::Suspended,
+        }
+    }
+
+    /// Tells subscribers about a change of state, if there is one, and runs
+    /// the `on_lost` callbacks once the lock is lost.
+    fn changed(&self) {
+        let state = self.state();
+        let callbacks = {
+            let mut i = self.inner.lock();
+            if i.released {
+                return;
+            }
+            if i.told != Some(state) {
+                i.told = Some(state);
+                i.subscribers.retain(|tx| tx.send(state).is_ok());
+            }
+            if state == LockState::Lost {
+                i.subscribers.clear(); // the last word: close the channels
+                std::mem::take(&mut i.on_lost)
+            } else {
+                Vec::new()
+            }
+        };
+        for f in callbacks {
+            self.client.shared().run_callback(f);
+        }
+    }
+
+    /// Follows the session's events (once someone subscribes).
+    fn listen(self: &Arc<Self>, i: &mut Inner) {
+        if i.listener.is_some() {
+            return;
+        }
+        i.told.get_or_insert(LockState::Held);
+        let weak = Arc::downgrade(self);
+        i.listener = Some(self.client.add_listener(move |_| {
+            if let Some(o) = weak.upgrade() {
+                o.changed();
+            }
+        }));
+    }
+
+    /// A channel of every later change of state; it closes after `Lost`
+    /// (sent at once if the lock is lost already).
+    pub fn subscribe(self: &Arc<Self>) -> Receiver<LockState> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        if self.state() == LockState::Lost {
+            let _ = tx.send(LockState::Lost);
+            return rx;
+        }
+        {
+            let mut i = self.inner.lock();
+            if i.released {
+                return rx;
+            }
+            i.subscribers.push(tx);
+            self.listen(&mut i);
+        }
+        self.changed(); // a change that happened before anyone listened
+        rx
+    }
+
+    /// Runs `f` on the client's callback thread when the lock is lost (at
+    /// once if it is lost already); never after a release.
+    pub fn on_lost(self: &Arc<Self>, f: Box<dyn FnOnce() + Send>) {
+        {
+            let mut i = self.inner.lock();
+            if i.released {
+                return;
+            }
+            i.on_lost.push(f);
+            self.listen(&mut i);
+        }
+        self.changed();
+    }
+}
