@@ -48,6 +48,8 @@ mod attempt;
 mod guard;
 pub mod name;
 mod ownership;
+#[cfg(test)]
+mod props;
 mod queue;
 mod semaphore;
 pub mod strategy;

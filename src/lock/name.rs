@@ -70,11 +70,12 @@ fn role_of(prefix: &str) -> Option<Role> {
         .map(|(_, r)| *r)
 }
 
-/// The ways the server prints a counter at the end of a name: ten digits
-/// (`0000000042`), or a minus and nine or ten digits (`-000000005`,
-/// `-2147483648`). Returns the readings that parse, as (counter, length of
-/// its text); a minus may also belong to a marker (`-lock-0000000042`), so
-/// the caller keeps the first reading whose remaining prefix ends in one.
+/// The ways the server prints a counter at the end of a name: Java's
+/// `%010d`, so ten digits (`0000000042`), or a minus and nine digits
+/// (`-000000005`) or ten (`-2147483648`). Returns the readings that print
+/// back exactly so, as (counter, length of its text); a minus may also belong
+/// to a marker (`-lock-0000000042`), so the caller keeps the first reading
+/// whose remaining prefix ends in one.
 fn counter_candidates(name: &str) -> Vec<(i32, usize)> {
     let bytes = name.as_bytes();
     let digits = bytes
@@ -82,20 +83,24 @@ fn counter_candidates(name: &str) -> Vec<(i32, usize)> {
         .rev()
         .take_while(|b| b.is_ascii_digit())
         .count();
-    let mut out = Vec::with_capacity(2);
-    if digits == 10
-        && let Ok(v) = name[name.len() - 10..].parse()
-    {
-        out.push((v, 10));
+    let mut lengths = Vec::with_capacity(2);
+    if digits == 10 {
+        lengths.push(10);
     }
     if (digits == 9 || digits == 10)
         && bytes.len() > digits
         && bytes[bytes.len() - digits - 1] == b'-'
-        && let Ok(v) = name[name.len() - digits - 1..].parse()
     {
-        out.push((v, digits + 1));
+        lengths.push(digits + 1);
     }
-    out
+    lengths
+        .into_iter()
+        .filter_map(|len| {
+            let text = &name[name.len() - len..];
+            let v: i32 = text.parse().ok()?;
+            (format!("{v:010}") == text).then_some((v, len))
+        })
+        .collect()
 }
 
 /// Parses a child name; `None` if it is not a contender of a known format.
@@ -243,6 +248,8 @@ mod tests {
             "block-0000000001x",
             "0000000001",
             "x__lock__+000000001",
+            "x-write--0000000051", // -51 prints as -000000051
+            "x__lock__-0000000005",
         ] {
             assert!(parse(name).is_none(), "{name} parsed");
         }
