@@ -1,0 +1,731 @@
+//! The chaos suite: never two holders, always told, under the faults a
+//! production ensemble has.
+//!
+//! ```text
+//! cargo test --release --test chaos -- --seconds 120     # scripts/test runs a short pass
+//! scripts/chaos --minutes 10                            # a long one
+//! ```
+//!
+//! A 3-server ensemble; worker processes (this binary, re-run with
+//! `--worker`), each with several threads and its own session, connected
+//! through three fault proxies of its own (one per server), so the driver can
+//! cut one client off entirely. Every holder checks its guard before each
+//! record it appends to a shared log outside ZooKeeper (`O_APPEND`, one line
+//! per write) and stops writing once told its lock is lost, as a real holder
+//! would stop touching the resource it guards.
+//!
+//! Meanwhile the driver injects, in turn: a server restart, a kill of the
+//! leader, a SIGSTOP of a server for longer than the session timeout, a
+//! silent partition of one worker for longer than its session timeout, a
+//! connection reset right after a create, and a kill -9 of a worker (which
+//! is then replaced). After each fault it measures how long until some
+//! contender enters again.
+//!
+//! The first run contends for one exclusive lock; the second for a
+//! read/write lock and a semaphore (2 leases). At the end, with every worker
+//! stopped, it checks the log (no two exclusive holders overlap, no writer
+//! overlaps anyone, never more lease holders than leases, fencing tokens
+//! increase), that no contender node is left, and prints
+//!
+//! `chaos: acquisitions A, faults F (by kind ...), overlaps 0, orphans 0, worst recovery R ms`
+//!
+//! exiting non-zero if overlaps, orphans or stalls (no recovery within one
+//! session timeout plus RECOVERY_BOUND) are not 0.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::{Ensemble, Proxy};
+use zklock::{Client, Lock, LockGuard, ReadLock, Semaphore, WriteLock};
+
+/// The workers' session timeout.
+const SESSION: Duration = Duration::from_secs(4);
+/// How much longer than one session timeout a recovery may take: an
+/// election after a stopped leader (the followers notice within syncLimit,
+/// 2 s here), the clients' reconnection, and a hand-off.
+const RECOVERY_BOUND: Duration = Duration::from_secs(10);
+const WORKERS: usize = 3;
+const THREADS: usize = 3;
+const LEASES: usize = 2;
+
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--worker") {
+        worker(&args[i + 1]);
+        return;
+    }
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let seconds = value("--seconds").or_else(|| value("--minutes").map(|m| m * 60));
+    let Some(seconds) = seconds else {
+        println!("chaos: skipped (run scripts/chaos --minutes N, or pass --seconds N)");
+        return;
+    };
+    support::init_log();
+    let ok = drive(Duration::from_secs(seconds));
+    std::process::exit(if ok { 0 } else { 1 });
+}
+
+// ---------------------------------------------------------------- workers
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Run {
+    /// One exclusive lock.
+    Exclusive,
+    /// A read/write lock and a semaphore.
+    Shared,
+}
+
+impl Run {
+    fn name(self) -> &'static str {
+        match self {
+            Run::Exclusive => "exclusive",
+            Run::Shared => "shared",
+        }
+    }
+}
+
+/// Appends one record: `ms resource role kind holder token`.
+fn record(log: &Path, resource: &str, role: &str, kind: &str, holder: &str, token: u64) {
+    let line = format!("{} {resource} {role} {kind} {holder} {token}\n", now_ms());
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    f.write_all(line.as_bytes()).unwrap();
+}
+
+/// Holds `g` for a moment, logging enter and exit, each only after the
+/// guard says the lock is still held; once it is not, nothing more is
+/// written (the interval ends at the last record).
+fn hold(g: &LockGuard, log: &Path, resource: &str, role: &str, holder: &str, work_ms: u64) {
+    let Ok(token) = g.fencing_token() else { return };
+    if g.check().is_err() {
+        return;
+    }
+    record(log, resource, role, "enter", holder, token);
+    // The work the lock protects (a workload, not synchronisation).
+    std::thread::sleep(Duration::from_millis(work_ms));
+    if g.check().is_err() {
+        return;
+    }
+    record(log, resource, role, "exit", holder, token);
+}
+
+fn worker(spec: &str) {
+    let parts: Vec<&str> = spec.split('|').collect();
+    let (hosts, log, run, me) = (parts[0], PathBuf::from(parts[1]), parts[2], parts[3]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = loop {
+        match Client::builder(hosts)
+            .session_timeout(SESSION)
+            .connect_timeout(Duration::from_secs(30))
+            .connect()
+        {
+            Ok(c) => break c,
+            Err(e) => eprintln!("worker {me}: {e}; retrying"),
+        }
+    };
+    let lock = Arc::new(Lock::new(&client, "/lock").unwrap().identifier(me));
+    let read = Arc::new(ReadLock::new(&client, "/rw").unwrap().identifier(me));
+    let write = Arc::new(WriteLock::new(&client, "/rw").unwrap().identifier(me));
+    let sem = Arc::new(
+        Semaphore::new(&client, "/sem", LEASES as u32)
+            .unwrap()
+            .identifier(me),
+    );
+    // Stop when the driver closes our stdin: cancel whatever waits.
+    {
+        let (stop, lock, read, write, sem) = (
+            stop.clone(),
+            lock.clone(),
+            read.clone(),
+            write.clone(),
+            sem.clone(),
+        );
+        std::thread::spawn(move || {
+            let _ = std::io::stdin().read_to_end(&mut Vec::new());
+            stop.store(true, Ordering::SeqCst);
+            lock.cancel();
+            read.cancel();
+            write.cancel();
+            sem.cancel();
+        });
+    }
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (stop, log, lock, read, write, sem) = (
+                stop.clone(),
+                log.clone(),
+                lock.clone(),
+                read.clone(),
+                write.clone(),
+                sem.clone(),
+            );
+            let holder = format!("{me}t{t}");
+            let shared = run == "shared";
+            std::thread::spawn(move || {
+                let mut i: u64 = t as u64;
+                while !stop.load(Ordering::SeqCst) {
+                    i += 1;
+                    let work = 1 + (i * 7919) % 5;
+                    if !shared {
+                        if let Ok(g) = lock.acquire() {
+                            hold(&g, &log, "lock", "x", &holder, work);
+                        }
+                    } else {
+                        match i % 10 {
+                            0 | 5 => {
+                                if let Ok(g) = write.acquire() {
+                                    hold(&g, &log, "rw", "w", &holder, work);
+                                }
+                            }
+                            1 | 4 | 7 => {
+                                if let Ok(g) = sem.acquire() {
+                                    hold(&g, &log, "sem", "s", &holder, work);
+                                }
+                            }
+                            _ => {
+                                if let Ok(g) = read.acquire() {
+                                    hold(&g, &log, "rw", "r", &holder, work);
+                                }
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    client.close();
+}
+
+// ---------------------------------------------------------------- the log
+
+#[derive(Debug, Clone)]
+struct Rec {
+    ms: u128,
+    resource: String,
+    role: String,
+    kind: String,
+    holder: String,
+    token: u64,
+}
+
+fn read_log(log: &Path) -> Vec<Rec> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let p: Vec<&str> = l.split(' ').collect();
+            (p.len() == 6).then(|| Rec {
+                ms: p[0].parse().unwrap(),
+                resource: p[1].into(),
+                role: p[2].into(),
+                kind: p[3].into(),
+                holder: p[4].into(),
+                token: p[5].parse().unwrap(),
+            })
+        })
+        .collect()
+}
+
+/// One holding, from its first record to its last (in log order).
+#[derive(Debug, Clone)]
+struct Interval {
+    role: String,
+    #[allow(dead_code)] // shown in violation messages
+    holder: String,
+    token: u64,
+    first: usize,
+    last: usize,
+}
+
+fn intervals(recs: &[Rec], resource: &str) -> Vec<Interval> {
+    let mut by_key: HashMap<(String, u64), Interval> = HashMap::new();
+    for (i, r) in recs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.resource == resource)
+    {
+        by_key
+            .entry((r.holder.clone(), r.token))
+            .and_modify(|iv| iv.last = i)
+            .or_insert(Interval {
+                role: r.role.clone(),
+                holder: r.holder.clone(),
+                token: r.token,
+                first: i,
+                last: i,
+            });
+    }
+    let mut v: Vec<Interval> = by_key.into_values().collect();
+    v.sort_by_key(|iv| iv.first);
+    v
+}
+
+fn overlap(a: &Interval, b: &Interval) -> bool {
+    a.first < b.last && b.first < a.last
+}
+
+/// Finds violations: exclusive overlaps, writers with company, too many
+/// lease holders, fencing tokens that do not increase. Returns the number
+/// of acquisitions and what was wrong.
+fn check(recs: &[Rec]) -> (usize, Vec<String>) {
+    let mut violations = Vec::new();
+    let mut acquisitions = 0;
+    for (resource, exclusive_roles, max_together) in [
+        ("lock", &["x"][..], 1),
+        ("rw", &["w"][..], usize::MAX),
+        ("sem", &[][..], LEASES),
+    ] {
+        let ivs = intervals(recs, resource);
+        acquisitions += ivs.len();
+        for (i, a) in ivs.iter().enumerate() {
+            for b in &ivs[i + 1..] {
+                if b.first > a.last {
+                    break;
+                }
+                let exclusive = exclusive_roles.contains(&a.role.as_str())
+                    || exclusive_roles.contains(&b.role.as_str());
+                if exclusive && overlap(a, b) {
+                    violations.push(format!("OVERLAP on {resource}: {a:?} and {b:?}"));
+                }
+            }
+            // Tokens: an exclusive holder's token exceeds every token that
+            // entered before it; a shared holder's, every exclusive one's.
+            for b in &ivs[..i] {
+                let must_exceed = exclusive_roles.contains(&a.role.as_str())
+                    || exclusive_roles.contains(&b.role.as_str());
+                if must_exceed && b.token >= a.token {
+                    violations.push(format!("TOKEN on {resource}: {b:?} then {a:?}"));
+                }
+            }
+        }
+        if max_together < usize::MAX {
+            let mut events: Vec<(usize, i32)> = Vec::new();
+            for iv in &ivs {
+                events.push((iv.first, 1));
+                events.push((iv.last, -1));
+            }
+            events.sort_by_key(|&(i, d)| (i, -d));
+            let mut now = 0i32;
+            for (i, d) in events {
+                now += d;
+                if now as usize > max_together && d == 1 {
+                    violations.push(format!("{now} holders of {resource} at record {i}"));
+                }
+            }
+        }
+    }
+    (acquisitions, violations)
+}
+
+// ---------------------------------------------------------------- the driver
+
+struct WorkerProc {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+struct Cluster {
+    ens: Ensemble,
+    /// Per worker slot: a proxy to each server.
+    proxies: Vec<Vec<Proxy>>,
+    workers: Vec<WorkerProc>,
+    generation: usize,
+    root: String,
+    log: PathBuf,
+    run: Run,
+}
+
+impl Cluster {
+    fn spawn_worker(&mut self, slot: usize) -> WorkerProc {
+        self.generation += 1;
+        let name = format!("p{slot}g{}", self.generation);
+        let hosts = self.proxies[slot]
+            .iter()
+            .map(Proxy::addr)
+            .collect::<Vec<_>>()
+            .join(",");
+        let spec = format!(
+            "{hosts}{}|{}|{}|{name}",
+            self.root,
+            self.log.display(),
+            self.run.name()
+        );
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--worker", &spec])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn a worker");
+        let stdin = child.stdin.take();
+        WorkerProc { name, child, stdin }
+    }
+
+    /// The longest time since `from` (until `to`) during which nobody
+    /// entered: how long the fault kept the lock from changing hands.
+    fn longest_gap(&self, from: u128, to: u128) -> u128 {
+        let enters: Vec<u128> = read_log(&self.log)
+            .iter()
+            .filter(|r| r.kind == "enter")
+            .map(|r| r.ms)
+            .collect();
+        let mut gap = 0;
+        let mut last = from;
+        for e in enters.into_iter().filter(|&e| e > from && e <= to) {
+            gap = gap.max(e - last);
+            last = e;
+        }
+        gap
+    }
+
+    fn enters_since(&self, ms: u128) -> Option<u128> {
+        read_log(&self.log)
+            .iter()
+            .find(|r| r.kind == "enter" && r.ms > ms)
+            .map(|r| r.ms)
+    }
+
+    /// Waits until someone enters after `ms`; returns how long after `ms`.
+    fn recovery_after(&self, ms: u128, limit: Duration) -> Option<u128> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(t) = self.enters_since(ms) {
+                return Some(t - ms);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn healthy(&self) {
+        for s in &self.ens.servers {
+            if !s.is_running() {
+                s.start();
+            }
+        }
+        self.ens.wait_quorum(Duration::from_secs(120));
+        for s in &self.ens.servers {
+            s.wait_serving(Duration::from_secs(120));
+        }
+    }
+}
+
+const KINDS: [&str; 6] = [
+    "drop-create",
+    "partition",
+    "kill-leader",
+    "kill-worker",
+    "pause",
+    "restart",
+];
+
+struct Tally {
+    acquisitions: usize,
+    faults: BTreeMap<&'static str, usize>,
+    violations: usize,
+    orphans: usize,
+    stalls: usize,
+    worst: u128,
+}
+
+/// The checker must catch what it is there to catch: a run that cannot
+/// fail proves nothing.
+fn checker_self_test() {
+    let rec = |resource: &str, role: &str, kind: &str, holder: &str, token: u64| Rec {
+        ms: 0,
+        resource: resource.into(),
+        role: role.into(),
+        kind: kind.into(),
+        holder: holder.into(),
+        token,
+    };
+    let overlapping = [
+        rec("lock", "x", "enter", "a", 1),
+        rec("lock", "x", "enter", "b", 2),
+        rec("lock", "x", "exit", "a", 1),
+        rec("lock", "x", "exit", "b", 2),
+    ];
+    assert!(
+        !check(&overlapping).1.is_empty(),
+        "an exclusive overlap went unseen"
+    );
+    let backwards = [
+        rec("lock", "x", "enter", "a", 5),
+        rec("lock", "x", "exit", "a", 5),
+        rec("lock", "x", "enter", "b", 3),
+        rec("lock", "x", "exit", "b", 3),
+    ];
+    assert!(
+        !check(&backwards).1.is_empty(),
+        "a decreasing token went unseen"
+    );
+    let writer_with_reader = [
+        rec("rw", "r", "enter", "a", 1),
+        rec("rw", "w", "enter", "b", 2),
+        rec("rw", "r", "exit", "a", 1),
+        rec("rw", "w", "exit", "b", 2),
+    ];
+    assert!(
+        !check(&writer_with_reader).1.is_empty(),
+        "a writer with a reader went unseen"
+    );
+    let three_leases = [
+        rec("sem", "s", "enter", "a", 1),
+        rec("sem", "s", "enter", "b", 2),
+        rec("sem", "s", "enter", "c", 3),
+        rec("sem", "s", "exit", "a", 1),
+        rec("sem", "s", "exit", "b", 2),
+        rec("sem", "s", "exit", "c", 3),
+    ];
+    assert!(
+        !check(&three_leases).1.is_empty(),
+        "three holders of two leases went unseen"
+    );
+    let readers = [
+        rec("rw", "r", "enter", "a", 1),
+        rec("rw", "r", "enter", "b", 2),
+        rec("rw", "r", "exit", "a", 1),
+        rec("rw", "r", "exit", "b", 2),
+    ];
+    assert!(check(&readers).1.is_empty(), "readers may share");
+}
+
+fn drive(total: Duration) -> bool {
+    checker_self_test();
+    let ens = Ensemble::start(3);
+    let mut tally = Tally {
+        acquisitions: 0,
+        faults: BTreeMap::new(),
+        violations: 0,
+        orphans: 0,
+        stalls: 0,
+        worst: 0,
+    };
+    let scratch = support::server::scratch_dir("chaos");
+    let mut cluster = Cluster {
+        proxies: (0..WORKERS)
+            .map(|_| ens.servers.iter().map(|s| Proxy::new(&s.addr())).collect())
+            .collect(),
+        ens,
+        workers: Vec::new(),
+        generation: 0,
+        root: String::new(),
+        log: PathBuf::new(),
+        run: Run::Exclusive,
+    };
+    let mut next_kind = 0;
+    for (n, run) in [Run::Exclusive, Run::Shared].into_iter().enumerate() {
+        cluster.run = run;
+        cluster.root = format!("/chaos-{}-{}", run.name(), uuid::Uuid::new_v4().simple());
+        cluster.log = scratch.join(format!("{}.log", run.name()));
+        Client::connect(&cluster.ens.hosts())
+            .unwrap()
+            .ensure_path(&cluster.root)
+            .unwrap();
+        cluster.workers = (0..WORKERS).map(|s| cluster.spawn_worker(s)).collect();
+        let started = now_ms();
+        if cluster
+            .recovery_after(started, Duration::from_secs(60))
+            .is_none()
+        {
+            eprintln!("chaos: nobody ever acquired in the {} run", run.name());
+            tally.stalls += 1;
+        }
+        let run_ends = Instant::now() + total / 2;
+        let mut rng = n as u64 + 0x1234_5678;
+        let mut pick = |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n as u64) as usize
+        };
+        while Instant::now() < run_ends {
+            let kind = KINDS[next_kind % KINDS.len()];
+            next_kind += 1;
+            *tally.faults.entry(kind).or_default() += 1;
+            let at = now_ms();
+            let what = inject(&mut cluster, kind, &mut pick);
+            let limit = SESSION + RECOVERY_BOUND;
+            let recovered = cluster.recovery_after(at, limit).is_some();
+            undo(&mut cluster, kind);
+            // Settle: a healthy ensemble and somebody entering after it.
+            cluster.healthy();
+            let settled = now_ms();
+            let again = cluster.recovery_after(settled, Duration::from_secs(60));
+            let gap = cluster.longest_gap(at, settled + again.unwrap_or(0));
+            if recovered && again.is_some() && gap <= limit.as_millis() {
+                println!(
+                    "chaos: {} run, {kind} ({what}): longest wait for the next holder {gap} ms",
+                    run.name()
+                );
+                tally.worst = tally.worst.max(gap);
+            } else {
+                eprintln!(
+                    "chaos: {} run, {kind} ({what}): STALL, nobody entered for {gap} ms (limit {limit:?})",
+                    run.name()
+                );
+                tally.stalls += 1;
+            }
+        }
+        finish_run(&mut cluster, &mut tally);
+    }
+    let by_kind = tally
+        .faults
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let faults: usize = tally.faults.values().sum();
+    if tally.stalls > 0 {
+        eprintln!("chaos: {} stalls", tally.stalls);
+    }
+    println!(
+        "chaos: acquisitions {}, faults {faults} (by kind {by_kind}), overlaps {}, orphans {}, worst recovery {} ms",
+        tally.acquisitions, tally.violations, tally.orphans, tally.worst
+    );
+    tally.violations == 0 && tally.orphans == 0 && tally.stalls == 0
+}
+
+/// Injects one fault; returns what it hit.
+fn inject(c: &mut Cluster, kind: &str, pick: &mut impl FnMut(usize) -> usize) -> String {
+    match kind {
+        "restart" => {
+            let s = pick(3);
+            c.ens.servers[s].stop();
+            c.ens.servers[s].start();
+            format!("server {}", s + 1)
+        }
+        "kill-leader" => match c.ens.leader() {
+            Some(l) => {
+                c.ens.servers[l].kill();
+                format!("leader {}", l + 1)
+            }
+            None => "no leader".into(),
+        },
+        "pause" => {
+            let s = pick(3);
+            c.ens.servers[s].pause();
+            // Longer than the session timeout: its clients must move.
+            std::thread::sleep(SESSION + Duration::from_secs(1)); // the fault's length
+            c.ens.servers[s].resume();
+            format!("server {}", s + 1)
+        }
+        "partition" => {
+            let w = pick(WORKERS);
+            for p in &c.proxies[w] {
+                p.freeze();
+            }
+            std::thread::sleep(SESSION * 3 / 2); // the fault's length
+            for p in &c.proxies[w] {
+                p.reset();
+                p.unfreeze();
+            }
+            format!("worker {}", c.workers[w].name)
+        }
+        "drop-create" => {
+            let w = pick(WORKERS);
+            let prefix = format!("{}/", c.root);
+            for p in &c.proxies[w] {
+                p.drop_after_create(&prefix);
+            }
+            format!("worker {}", c.workers[w].name)
+        }
+        "kill-worker" => {
+            let w = pick(WORKERS);
+            let fresh = c.spawn_worker(w);
+            let mut victim = std::mem::replace(&mut c.workers[w], fresh);
+            let _ = victim.child.kill(); // SIGKILL
+            let _ = victim.child.wait();
+            format!("worker {}", victim.name)
+        }
+        _ => unreachable!(),
+    }
+}
+
+fn undo(c: &mut Cluster, kind: &str) {
+    if kind == "kill-leader" {
+        for s in &c.ens.servers {
+            if !s.is_running() {
+                s.start();
+            }
+        }
+    }
+}
+
+/// Stops the workers, checks the log and looks for orphans.
+fn finish_run(c: &mut Cluster, tally: &mut Tally) {
+    for w in &mut c.workers {
+        drop(w.stdin.take()); // asks it to stop
+    }
+    for w in &mut c.workers {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = w.child.try_wait() {
+                if !status.success() {
+                    eprintln!("chaos: worker {} exited with {status}", w.name);
+                }
+                break;
+            }
+            if Instant::now() > deadline {
+                eprintln!("chaos: worker {} did not stop; killed", w.name);
+                let _ = w.child.kill();
+                let _ = w.child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let recs = read_log(&c.log);
+    let (acquisitions, violations) = check(&recs);
+    for v in &violations {
+        eprintln!("chaos: {v}");
+    }
+    tally.acquisitions += acquisitions;
+    tally.violations += violations.len();
+    // Nodes of killed workers go when their sessions expire.
+    let observer = Client::connect(&format!("{}{}", c.ens.hosts(), c.root)).unwrap();
+    let contenders = || -> usize {
+        ["/lock", "/rw", "/sem", "/sem-__lock__"]
+            .iter()
+            .map(|d| observer.get_children(d).map(|k| k.len()).unwrap_or(0))
+            .sum()
+    };
+    let deadline = Instant::now() + SESSION + Duration::from_secs(10);
+    while contenders() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left = contenders();
+    if left > 0 {
+        eprintln!(
+            "chaos: {left} contender nodes left in the {} run",
+            c.run.name()
+        );
+    }
+    tally.orphans += left;
+}
