@@ -80,7 +80,28 @@ fn main() {
         return;
     };
     support::init_log();
-    let ok = drive(Duration::from_secs(seconds));
+    let list = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .map(|v| v.split(',').map(String::from).collect::<Vec<_>>())
+    };
+    let kinds: Vec<&'static str> = match list("--kinds") {
+        Some(ks) => KINDS
+            .iter()
+            .copied()
+            .filter(|k| ks.iter().any(|x| x == k))
+            .collect(),
+        None => KINDS.to_vec(),
+    };
+    let runs: Vec<Run> = match list("--runs") {
+        Some(rs) => [Run::Exclusive, Run::Shared]
+            .into_iter()
+            .filter(|r| rs.iter().any(|x| x == r.name()))
+            .collect(),
+        None => vec![Run::Exclusive, Run::Shared],
+    };
+    let ok = drive(Duration::from_secs(seconds), &kinds, &runs);
     std::process::exit(if ok { 0 } else { 1 });
 }
 
@@ -132,6 +153,7 @@ fn hold(g: &LockGuard, log: &Path, resource: &str, role: &str, holder: &str, wor
 }
 
 fn worker(spec: &str) {
+    support::init_log();
     let parts: Vec<&str> = spec.split('|').collect();
     let (hosts, log, run, me) = (parts[0], PathBuf::from(parts[1]), parts[2], parts[3]);
     let stop = Arc::new(AtomicBool::new(false));
@@ -376,9 +398,12 @@ impl Cluster {
             self.log.display(),
             self.run.name()
         );
+        let stderr = std::fs::File::create(self.log.with_file_name(format!("{name}.stderr")))
+            .expect("a worker log");
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args(["--worker", &spec])
             .stdin(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("spawn a worker");
         let stdin = child.stdin.take();
@@ -388,11 +413,14 @@ impl Cluster {
     /// The longest time since `from` (until `to`) during which nobody
     /// entered: how long the fault kept the lock from changing hands.
     fn longest_gap(&self, from: u128, to: u128) -> u128 {
-        let enters: Vec<u128> = read_log(&self.log)
+        // Processes stamp a record just before appending it, so the log is
+        // only roughly in time order.
+        let mut enters: Vec<u128> = read_log(&self.log)
             .iter()
             .filter(|r| r.kind == "enter")
             .map(|r| r.ms)
             .collect();
+        enters.sort_unstable();
         let mut gap = 0;
         let mut last = from;
         for e in enters.into_iter().filter(|&e| e > from && e <= to) {
@@ -420,6 +448,40 @@ impl Cluster {
                 return None;
             }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Prints who is in each queue (after a stall): name, owner session,
+    /// identifier.
+    fn dump_queues(&self) {
+        let Ok(c) = Client::connect(&format!("{}{}", self.ens.hosts(), self.root)) else {
+            return;
+        };
+        for dir in ["/lock", "/rw", "/sem-__lock__", "/sem"] {
+            let Ok(kids) = c.get_children(dir) else {
+                continue;
+            };
+            let mut q: Vec<(i64, String)> = kids
+                .into_iter()
+                .map(|k| {
+                    let seq = k
+                        .rsplit(|ch: char| !ch.is_ascii_digit())
+                        .next()
+                        .unwrap_or("0");
+                    (seq.parse().unwrap_or(0), k)
+                })
+                .collect();
+            q.sort();
+            for (_, k) in q {
+                let p = format!("{dir}/{k}");
+                if let Ok((data, st)) = c.get_data(&p) {
+                    eprintln!(
+                        "chaos:   {p} owner 0x{:x} id {}",
+                        st.ephemeral_owner,
+                        String::from_utf8_lossy(&data)
+                    );
+                }
+            }
         }
     }
 
@@ -516,7 +578,7 @@ fn checker_self_test() {
     assert!(check(&readers).1.is_empty(), "readers may share");
 }
 
-fn drive(total: Duration) -> bool {
+fn drive(total: Duration, kinds: &[&'static str], runs: &[Run]) -> bool {
     checker_self_test();
     let ens = Ensemble::start(3);
     let mut tally = Tally {
@@ -540,7 +602,7 @@ fn drive(total: Duration) -> bool {
         run: Run::Exclusive,
     };
     let mut next_kind = 0;
-    for (n, run) in [Run::Exclusive, Run::Shared].into_iter().enumerate() {
+    for (n, &run) in runs.iter().enumerate() {
         cluster.run = run;
         cluster.root = format!("/chaos-{}-{}", run.name(), uuid::Uuid::new_v4().simple());
         cluster.log = scratch.join(format!("{}.log", run.name()));
@@ -557,7 +619,7 @@ fn drive(total: Duration) -> bool {
             eprintln!("chaos: nobody ever acquired in the {} run", run.name());
             tally.stalls += 1;
         }
-        let run_ends = Instant::now() + total / 2;
+        let run_ends = Instant::now() + total / runs.len() as u32;
         let mut rng = n as u64 + 0x1234_5678;
         let mut pick = |n: usize| {
             rng ^= rng << 13;
@@ -566,7 +628,7 @@ fn drive(total: Duration) -> bool {
             (rng % n as u64) as usize
         };
         while Instant::now() < run_ends {
-            let kind = KINDS[next_kind % KINDS.len()];
+            let kind = kinds[next_kind % kinds.len()];
             next_kind += 1;
             *tally.faults.entry(kind).or_default() += 1;
             let at = now_ms();
@@ -590,6 +652,7 @@ fn drive(total: Duration) -> bool {
                     "chaos: {} run, {kind} ({what}): STALL, nobody entered for {gap} ms (limit {limit:?})",
                     run.name()
                 );
+                cluster.dump_queues();
                 tally.stalls += 1;
             }
         }

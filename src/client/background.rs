@@ -159,6 +159,24 @@ impl Shared {
         let mut refused = Vec::new();
         for e in b.entries.iter_mut().filter(|e| !e.in_flight) {
             e.in_flight = true;
+            if let Job::Delete {
+                target: Target::Prefix { parent, .. },
+                ..
+            } = &e.job
+            {
+                // The node may have been created through another server that
+                // this one lags behind: catch up first (see the walker).
+                let sync = Call::new(Request::Sync {
+                    path: parent.clone(),
+                });
+                if self
+                    .enqueue(out, sync, Completion::Internal(Box::new(|_| {})))
+                    .is_err()
+                {
+                    refused.push(e.id);
+                    continue;
+                }
+            }
             let call = match &e.job {
                 Job::Delete {
                     target: Target::Path(path),

@@ -188,7 +188,23 @@ impl Walk<'_> {
                 }
                 Node::InDoubt => {
                     self.at.connected()?;
-                    match self.list()? {
+                    // We may be on another server now, one that has not yet
+                    // applied the create. A create from the old connection
+                    // was applied before the session moved here, or refused
+                    // (SessionMoved); a sync sent from here comes after
+                    // either, so the listing after it sees the node if it
+                    // exists. Without it, a second node is created and the
+                    // first is left at the head of the queue for good.
+                    let sync = Call::new(Request::Sync {
+                        path: self.spec.dir.to_string(),
+                    });
+                    let list = Call::new(Request::GetChildren {
+                        path: self.spec.dir.to_string(),
+                        watch: false,
+                    });
+                    let mut replies = self.at.round_trip(vec![sync, list])?;
+                    let listing = replies.pop().expect("two replies");
+                    match replies.pop().expect("two replies").and(listing) {
                         Ok(Response::Children(children, _)) => {
                             match children.iter().find(|c| c.starts_with(&self.prefix)) {
                                 Some(found) => {

@@ -270,6 +270,13 @@ impl Semaphore {
         let name = path::basename(lease);
         loop {
             at.connected()?;
+            // A sync first: if the client reconnected to another server
+            // since the internal lock was handed over, that server may lag
+            // behind the leases granted before, and counting them there
+            // could admit one holder too many.
+            let sync = Call::new(Request::Sync {
+                path: self.path.clone(),
+            });
             let list = Call {
                 request: Request::GetChildren {
                     path: self.path.clone(),
@@ -277,7 +284,9 @@ impl Semaphore {
                 },
                 watcher: wait.then(|| Box::new(at.waiter.watcher(&self.path)) as _),
             };
-            let children = match at.call(list)? {
+            let mut replies = at.round_trip(vec![sync, list])?;
+            let listing = replies.pop().expect("two replies");
+            let children = match replies.pop().expect("two replies").and(listing) {
                 Ok(Response::Children(c, _)) => c,
                 Ok(r) => return Err(Error::Protocol(format!("list answered {r:?}"))),
                 Err(f) => match at.retryable(f, &self.path)? {
