@@ -34,14 +34,14 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashMap};
-use std::fs::OpenOptions;
-use std::io::{Read, Write};
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::holders::{Rec, check, read_log, record};
 use support::{Ensemble, Proxy};
 use zklock::{Client, Lock, LockGuard, ReadLock, Semaphore, WriteLock};
 
@@ -122,17 +122,6 @@ impl Run {
             Run::Shared => "shared",
         }
     }
-}
-
-/// Appends one record: `ms resource role kind holder token`.
-fn record(log: &Path, resource: &str, role: &str, kind: &str, holder: &str, token: u64) {
-    let line = format!("{} {resource} {role} {kind} {holder} {token}\n", now_ms());
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    f.write_all(line.as_bytes()).unwrap();
 }
 
 /// Holds `g` for a moment, logging enter and exit, each only after the
@@ -243,127 +232,6 @@ fn worker(spec: &str) {
     client.close();
 }
 
-// ---------------------------------------------------------------- the log
-
-#[derive(Debug, Clone)]
-struct Rec {
-    ms: u128,
-    resource: String,
-    role: String,
-    kind: String,
-    holder: String,
-    token: u64,
-}
-
-fn read_log(log: &Path) -> Vec<Rec> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let p: Vec<&str> = l.split(' ').collect();
-            (p.len() == 6).then(|| Rec {
-                ms: p[0].parse().unwrap(),
-                resource: p[1].into(),
-                role: p[2].into(),
-                kind: p[3].into(),
-                holder: p[4].into(),
-                token: p[5].parse().unwrap(),
-            })
-        })
-        .collect()
-}
-
-/// One holding, from its first record to its last (in log order).
-#[derive(Debug, Clone)]
-struct Interval {
-    role: String,
-    #[allow(dead_code)] // shown in violation messages
-    holder: String,
-    token: u64,
-    first: usize,
-    last: usize,
-}
-
-fn intervals(recs: &[Rec], resource: &str) -> Vec<Interval> {
-    let mut by_key: HashMap<(String, u64), Interval> = HashMap::new();
-    for (i, r) in recs
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.resource == resource)
-    {
-        by_key
-            .entry((r.holder.clone(), r.token))
-            .and_modify(|iv| iv.last = i)
-            .or_insert(Interval {
-                role: r.role.clone(),
-                holder: r.holder.clone(),
-                token: r.token,
-                first: i,
-                last: i,
-            });
-    }
-    let mut v: Vec<Interval> = by_key.into_values().collect();
-    v.sort_by_key(|iv| iv.first);
-    v
-}
-
-fn overlap(a: &Interval, b: &Interval) -> bool {
-    a.first < b.last && b.first < a.last
-}
-
-/// Finds violations: exclusive overlaps, writers with company, too many
-/// lease holders, fencing tokens that do not increase. Returns the number
-/// of acquisitions and what was wrong.
-fn check(recs: &[Rec]) -> (usize, Vec<String>) {
-    let mut violations = Vec::new();
-    let mut acquisitions = 0;
-    for (resource, exclusive_roles, max_together) in [
-        ("lock", &["x"][..], 1),
-        ("rw", &["w"][..], usize::MAX),
-        ("sem", &[][..], LEASES),
-    ] {
-        let ivs = intervals(recs, resource);
-        acquisitions += ivs.len();
-        for (i, a) in ivs.iter().enumerate() {
-            for b in &ivs[i + 1..] {
-                if b.first > a.last {
-                    break;
-                }
-                let exclusive = exclusive_roles.contains(&a.role.as_str())
-                    || exclusive_roles.contains(&b.role.as_str());
-                if exclusive && overlap(a, b) {
-                    violations.push(format!("OVERLAP on {resource}: {a:?} and {b:?}"));
-                }
-            }
-            // Tokens: an exclusive holder's token exceeds every token that
-            // entered before it; a shared holder's, every exclusive one's.
-            for b in &ivs[..i] {
-                let must_exceed = exclusive_roles.contains(&a.role.as_str())
-                    || exclusive_roles.contains(&b.role.as_str());
-                if must_exceed && b.token >= a.token {
-                    violations.push(format!("TOKEN on {resource}: {b:?} then {a:?}"));
-                }
-            }
-        }
-        if max_together < usize::MAX {
-            let mut events: Vec<(usize, i32)> = Vec::new();
-            for iv in &ivs {
-                events.push((iv.first, 1));
-                events.push((iv.last, -1));
-            }
-            events.sort_by_key(|&(i, d)| (i, -d));
-            let mut now = 0i32;
-            for (i, d) in events {
-                now += d;
-                if now as usize > max_together && d == 1 {
-                    violations.push(format!("{now} holders of {resource} at record {i}"));
-                }
-            }
-        }
-    }
-    (acquisitions, violations)
-}
-
 // ---------------------------------------------------------------- the driver
 
 struct WorkerProc {
@@ -451,35 +319,43 @@ impl Cluster {
         }
     }
 
-    /// Prints who is in each queue (after a stall): name, owner session,
-    /// identifier.
+    /// Prints who is in each queue (after a stall), as each server sees
+    /// it: name, owner session, identifier. Views that differ for good mean
+    /// the servers diverged.
     fn dump_queues(&self) {
-        let Ok(c) = Client::connect(&format!("{}{}", self.ens.hosts(), self.root)) else {
-            return;
-        };
-        for dir in ["/lock", "/rw", "/sem-__lock__", "/sem"] {
-            let Ok(kids) = c.get_children(dir) else {
+        for (i, server) in self.ens.servers.iter().enumerate() {
+            let Ok(c) = Client::builder(&format!("{}{}", server.addr(), self.root))
+                .connect_timeout(Duration::from_secs(5))
+                .connect()
+            else {
+                eprintln!("chaos:   server {} does not serve", i + 1);
                 continue;
             };
-            let mut q: Vec<(i64, String)> = kids
-                .into_iter()
-                .map(|k| {
-                    let seq = k
-                        .rsplit(|ch: char| !ch.is_ascii_digit())
-                        .next()
-                        .unwrap_or("0");
-                    (seq.parse().unwrap_or(0), k)
-                })
-                .collect();
-            q.sort();
-            for (_, k) in q {
-                let p = format!("{dir}/{k}");
-                if let Ok((data, st)) = c.get_data(&p) {
-                    eprintln!(
-                        "chaos:   {p} owner 0x{:x} id {}",
-                        st.ephemeral_owner,
-                        String::from_utf8_lossy(&data)
-                    );
+            for dir in ["/lock", "/rw", "/sem-__lock__", "/sem"] {
+                let Ok(kids) = c.get_children(dir) else {
+                    continue;
+                };
+                let mut q: Vec<(i64, String)> = kids
+                    .into_iter()
+                    .map(|k| {
+                        let seq = k
+                            .rsplit(|ch: char| !ch.is_ascii_digit())
+                            .next()
+                            .unwrap_or("0");
+                        (seq.parse().unwrap_or(0), k)
+                    })
+                    .collect();
+                q.sort();
+                for (_, k) in q {
+                    let p = format!("{dir}/{k}");
+                    if let Ok((data, st)) = c.get_data(&p) {
+                        eprintln!(
+                            "chaos:   server {}: {p} owner 0x{:x} id {}",
+                            i + 1,
+                            st.ephemeral_owner,
+                            String::from_utf8_lossy(&data)
+                        );
+                    }
                 }
             }
         }
@@ -534,7 +410,7 @@ fn checker_self_test() {
         rec("lock", "x", "exit", "b", 2),
     ];
     assert!(
-        !check(&overlapping).1.is_empty(),
+        !check(&overlapping, LEASES).1.is_empty(),
         "an exclusive overlap went unseen"
     );
     let backwards = [
@@ -544,7 +420,7 @@ fn checker_self_test() {
         rec("lock", "x", "exit", "b", 3),
     ];
     assert!(
-        !check(&backwards).1.is_empty(),
+        !check(&backwards, LEASES).1.is_empty(),
         "a decreasing token went unseen"
     );
     let writer_with_reader = [
@@ -554,7 +430,7 @@ fn checker_self_test() {
         rec("rw", "w", "exit", "b", 2),
     ];
     assert!(
-        !check(&writer_with_reader).1.is_empty(),
+        !check(&writer_with_reader, LEASES).1.is_empty(),
         "a writer with a reader went unseen"
     );
     let three_leases = [
@@ -566,7 +442,7 @@ fn checker_self_test() {
         rec("sem", "s", "exit", "c", 3),
     ];
     assert!(
-        !check(&three_leases).1.is_empty(),
+        !check(&three_leases, LEASES).1.is_empty(),
         "three holders of two leases went unseen"
     );
     let readers = [
@@ -575,7 +451,7 @@ fn checker_self_test() {
         rec("rw", "r", "exit", "a", 1),
         rec("rw", "r", "exit", "b", 2),
     ];
-    assert!(check(&readers).1.is_empty(), "readers may share");
+    assert!(check(&readers, LEASES).1.is_empty(), "readers may share");
 }
 
 fn drive(total: Duration, kinds: &[&'static str], runs: &[Run]) -> bool {
@@ -765,7 +641,7 @@ fn finish_run(c: &mut Cluster, tally: &mut Tally) {
         }
     }
     let recs = read_log(&c.log);
-    let (acquisitions, violations) = check(&recs);
+    let (acquisitions, violations) = check(&recs, LEASES);
     for v in &violations {
         eprintln!("chaos: {v}");
     }

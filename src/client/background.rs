@@ -204,6 +204,7 @@ impl Shared {
                     }
                 }
             };
+            log::trace!("zklock: background {:?} sent", call.request);
             let done = Completion::Internal(Box::new(completion(Arc::downgrade(self), e.id)));
             if let Err((f, _)) = self.enqueue(out, call, done) {
                 log::error!("zklock: background request impossible: {f:?}");
@@ -263,6 +264,10 @@ fn completion(weak: Weak<Shared>, id: u64) -> impl FnOnce(Reply) + Send {
         let Some(pos) = b.entries.iter().position(|e| e.id == id) else {
             return;
         };
+        log::trace!(
+            "zklock: background job {id} answered {:?}",
+            r.as_ref().map(|_| ())
+        );
         if matches!(r, Err(Failure::ConnectionLoss) | Err(Failure::Timeout)) {
             // Retried on the next connection (or the next send).
             b.entries[pos].in_flight = false;

@@ -97,9 +97,9 @@ impl<'a> Attempt<'a> {
         }
     }
 
-    /// Creates `path` and its missing ancestors as container nodes, within
-    /// the attempt's deadline and cancellable.
-    pub fn ensure_containers(&mut self, path: &str) -> Result<()> {
+    /// Creates `path` and its missing ancestors as `mode` nodes (container
+    /// or persistent), within the attempt's deadline and cancellable.
+    pub fn ensure_parents(&mut self, path: &str, mode: CreateMode) -> Result<()> {
         let mut missing = vec![path.to_string()];
         while let Some(p) = missing.last().cloned() {
             if p == "/" {
@@ -111,7 +111,7 @@ impl<'a> Attempt<'a> {
                 path: p.clone(),
                 data: Vec::new(),
                 acl: crate::Acl::open_unsafe(),
-                mode: CreateMode::Container,
+                mode,
             };
             match self.call(Call::new(create))? {
                 Ok(_) | Err(Failure::Server(ZkError::NodeExists)) => {

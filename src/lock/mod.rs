@@ -17,10 +17,11 @@
 //! - **Fencing.** [`LockGuard::fencing_token`] strictly increases from one
 //!   holder to the next.
 //!
-//! Node names follow kazoo, so kazoo clients queue with zklock on the same
-//! path unchanged: `<32 hex>__lock__<seq>` for `Lock` and `WriteLock`,
-//! `<32 hex>__rlock__<seq>` for `ReadLock`, the identifier as data. The walker
-//! recognises every other known format too (see [`name`]).
+//! Node names follow kazoo by default, so kazoo clients queue with zklock
+//! on the same path unchanged: `<32 hex>__lock__<seq>` for `Lock` and
+//! `WriteLock`, `<32 hex>__rlock__<seq>` for `ReadLock`, the identifier as
+//! data; [`Flavor::Curator`] writes Curator's names instead. The walker
+//! recognises every known format whatever the flavour (see [`name`]).
 //!
 //! ```
 //! use std::time::Duration;
@@ -56,12 +57,13 @@ pub mod strategy;
 mod wait;
 
 pub use guard::{LockGuard, LockState};
+pub use name::Flavor;
 pub use semaphore::Semaphore;
 pub use strategy::{Exclusive, Read, Strategy, Write};
 
-use crate::client::Client;
 use crate::client::proto::{Request, Response};
 use crate::client::shared::Call;
+use crate::client::{Client, CreateMode};
 use crate::error::{Error, Result};
 use crate::path;
 use std::marker::PhantomData;
@@ -97,6 +99,10 @@ pub struct QueueLock<S: Strategy> {
     path: String,
     identifier: Vec<u8>,
     ephemeral: bool,
+    flavor: Flavor,
+    extra: Vec<String>,
+    /// How missing ancestors of the path are created.
+    parents: CreateMode,
     waiters: Arc<Waiters>,
     _strategy: PhantomData<S>,
 }
@@ -107,6 +113,7 @@ impl<S: Strategy> std::fmt::Debug for QueueLock<S> {
             .field("path", &self.path)
             .field("identifier", &String::from_utf8_lossy(&self.identifier))
             .field("ephemeral", &self.ephemeral)
+            .field("flavor", &self.flavor)
             .finish()
     }
 }
@@ -160,9 +167,56 @@ impl<S: Strategy> QueueLock<S> {
             path: path.to_string(),
             identifier: default_identifier().into_bytes(),
             ephemeral: true,
+            flavor: Flavor::Kazoo,
+            extra: Vec::new(),
+            parents: CreateMode::Container,
             waiters: Waiters::new(client),
             _strategy: PhantomData,
         })
+    }
+
+    /// Whose node-name format this handle writes: [`Flavor::Kazoo`] (the
+    /// default) or [`Flavor::Curator`]. Every known format is read either
+    /// way; pick the flavour of the clients you share the path with. kazoo
+    /// and Curator clients must not share one path whatever zklock does
+    /// (Curator mis-sorts kazoo's names).
+    ///
+    /// ```
+    /// # fn main() -> zklock::Result<()> {
+    /// # let client = zklock::Client::connect(&zklock::doc_hosts())?;
+    /// // Queue with Java services using InterProcessMutex on the same path.
+    /// let lock = zklock::Lock::new(&client, "/zklock-doc/locks/shared-with-java")?
+    ///     .flavor(zklock::Flavor::Curator);
+    /// drop(lock.acquire()?);
+    /// # Ok(()) }
+    /// ```
+    pub fn flavor(mut self, flavor: Flavor) -> Self {
+        self.flavor = flavor;
+        self
+    }
+
+    /// Markers of contenders that no known format writes, read as writers
+    /// (kazoo's `extra_lock_patterns`): a child whose name has one of them
+    /// right before its sequence counter takes part in the queue.
+    pub fn extra_lock_patterns<I, P>(mut self, patterns: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.extra = patterns
+            .into_iter()
+            .map(Into::into)
+            .filter(|p: &String| !p.is_empty())
+            .collect();
+        self
+    }
+
+    /// Creates missing ancestors as persistent nodes instead of containers
+    /// (for paths shared with kazoo, which fails if a directory it created
+    /// once disappears).
+    pub(crate) fn persistent_parents(mut self) -> Self {
+        self.parents = CreateMode::Persistent;
+        self
     }
 
     /// Sets the identifier stored as the data of this handle's contender
@@ -200,13 +254,14 @@ impl<S: Strategy> QueueLock<S> {
         let spec = queue::Spec {
             client: &self.client,
             dir: &self.path,
-            role: S::ROLE,
+            prefix: name::contender_prefix(self.flavor, S::KIND),
+            parents: self.parents,
             data: &self.identifier,
             ephemeral: self.ephemeral,
             decide: S::decide,
             deadline,
             wait,
-            extra: &[],
+            extra: &self.extra,
         };
         let acquired = queue::acquire(&spec, self.waiters.enter())?;
         Ok(acquired.map(|a| LockGuard::new(a.own, a.czxid)))
@@ -263,13 +318,15 @@ impl<S: Strategy> QueueLock<S> {
 
     /// The identifiers of the contenders, in queue order: the holder (or
     /// the holding readers) first. Children of the path that are not
-    /// contenders of a known format are left out.
+    /// contenders of a known format are left out. An identifier is a node's
+    /// data: kazoo stores its identifier there too; Curator, by default,
+    /// its client's local IP address.
     ///
     /// # Errors
     /// Connection and session errors. A lock nobody has used yet (no node
     /// at its path) has no contenders.
     pub fn contenders(&self) -> Result<Vec<String>> {
-        contender_identifiers(&self.client, &self.path, &[])
+        contender_identifiers(&self.client, &self.path, &self.extra)
     }
 }
 

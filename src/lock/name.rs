@@ -163,14 +163,70 @@ pub fn queue(children: &[String], extra: &[String]) -> Vec<Contender> {
     q
 }
 
-/// A fresh unique prefix for a contender of `role`, in kazoo's format:
-/// 32 lowercase hex digits, then `__lock__` or `__rlock__`.
-pub fn kazoo_prefix(role: Role) -> String {
-    let marker = match role {
-        Role::Writer => "__lock__",
-        Role::Reader => "__rlock__",
-    };
-    format!("{}{marker}", uuid::Uuid::new_v4().simple())
+/// Whose node-name format a lock writes. Every format is read, whatever
+/// the flavour; the flavour decides what the others see of us.
+///
+/// ```
+/// use zklock::Flavor;
+/// assert_eq!(Flavor::default(), Flavor::Kazoo);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Flavor {
+    /// kazoo's names (the default): `<32 hex>__lock__<seq>` for exclusive
+    /// and write locks, `<32 hex>__rlock__<seq>` for read locks; the
+    /// semaphore in kazoo's `Semaphore` layout. kazoo clients queue with
+    /// zklock on the same path unchanged.
+    #[default]
+    Kazoo,
+    /// Curator's names: `_c_<uuid>-lock-<seq>` (`InterProcessMutex`),
+    /// `_c_<uuid>-__WRIT__<seq>` and `_c_<uuid>-__READ__<seq>`
+    /// (`InterProcessReadWriteLock`); the semaphore in
+    /// `InterProcessSemaphoreV2`'s layout. Curator clients queue with zklock
+    /// on the same path unchanged.
+    Curator,
+}
+
+/// Which lock a contender takes part in; Curator names the three apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// An exclusive lock.
+    Exclusive,
+    /// The read side of a read/write lock.
+    Read,
+    /// The write side of a read/write lock.
+    Write,
+}
+
+impl Kind {
+    /// Reader or writer.
+    pub fn role(self) -> Role {
+        match self {
+            Kind::Read => Role::Reader,
+            Kind::Exclusive | Kind::Write => Role::Writer,
+        }
+    }
+}
+
+/// A fresh unique prefix for a contender node of `kind`, in `flavor`'s
+/// format; the server appends the sequence counter.
+///
+/// ```
+/// use zklock::lock::name::{contender_prefix, Kind};
+/// use zklock::Flavor;
+/// let k = contender_prefix(Flavor::Kazoo, Kind::Read);
+/// assert!(k.len() == 41 && k.ends_with("__rlock__"));
+/// let c = contender_prefix(Flavor::Curator, Kind::Exclusive);
+/// assert!(c.starts_with("_c_") && c.ends_with("-lock-") && c.len() == 45);
+/// ```
+pub fn contender_prefix(flavor: Flavor, kind: Kind) -> String {
+    let id = uuid::Uuid::new_v4();
+    match (flavor, kind) {
+        (Flavor::Kazoo, Kind::Read) => format!("{}__rlock__", id.simple()),
+        (Flavor::Kazoo, _) => format!("{}__lock__", id.simple()),
+        (Flavor::Curator, Kind::Exclusive) => format!("_c_{id}-lock-"),
+        (Flavor::Curator, Kind::Write) => format!("_c_{id}-__WRIT__"),
+        (Flavor::Curator, Kind::Read) => format!("_c_{id}-__READ__"),
+    }
 }
 
 #[cfg(test)]
@@ -310,9 +366,9 @@ mod tests {
     }
 
     #[test]
-    fn prefixes_are_unique_and_kazoo_shaped() {
-        let a = kazoo_prefix(Role::Writer);
-        let b = kazoo_prefix(Role::Reader);
+    fn prefixes_are_unique_and_shaped_like_their_flavour() {
+        let a = contender_prefix(Flavor::Kazoo, Kind::Write);
+        let b = contender_prefix(Flavor::Kazoo, Kind::Read);
         assert_eq!(a.len(), 40);
         assert!(a.ends_with("__lock__") && b.ends_with("__rlock__"));
         assert!(
@@ -321,6 +377,21 @@ mod tests {
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
         );
         assert_ne!(a[..32], b[..32]);
-        assert!(parse(&format!("{a}0000000001")).is_some());
+        for kind in [Kind::Exclusive, Kind::Read, Kind::Write] {
+            for flavor in [Flavor::Kazoo, Flavor::Curator] {
+                let p = contender_prefix(flavor, kind);
+                let c = parse(&format!("{p}0000000001")).expect("our own names parse");
+                assert_eq!(c.role, kind.role(), "{p}");
+            }
+        }
+        // Curator sorts by what follows its lock name: exactly the counter.
+        let w = contender_prefix(Flavor::Curator, Kind::Write);
+        let r = contender_prefix(Flavor::Curator, Kind::Read);
+        assert_eq!(
+            w.len(),
+            r.len(),
+            "Curator needs __READ__ and __WRIT__ alike long"
+        );
+        assert!(w.starts_with("_c_") && w.ends_with("-__WRIT__") && r.ends_with("-__READ__"));
     }
 }

@@ -28,7 +28,7 @@
 
 use super::attempt::{Attempt, stop};
 use super::guard::settle;
-use super::name::{self, Contender, Role};
+use super::name::{self, Contender};
 use super::ownership::Ownership;
 use super::strategy::Decision;
 use super::wait::{Waiter, Wake};
@@ -46,7 +46,10 @@ pub(crate) struct Spec<'a> {
     pub client: &'a Client,
     /// The lock directory.
     pub dir: &'a str,
-    pub role: Role,
+    /// Our node's name before the server's counter (unique per attempt).
+    pub prefix: String,
+    /// How missing ancestors of `dir` are created.
+    pub parents: CreateMode,
     pub data: &'a [u8],
     pub ephemeral: bool,
     pub decide: fn(&[Contender], usize) -> Decision,
@@ -100,7 +103,7 @@ pub(crate) fn acquire(spec: &Spec<'_>, waiter: Waiter) -> Result<Option<Acquired
     let mut walk = Walk {
         spec,
         at: Attempt::new(spec.client, spec.deadline, waiter)?,
-        prefix: name::kazoo_prefix(spec.role),
+        prefix: spec.prefix.clone(),
         node: Node::None,
     };
     let outcome = walk.run();
@@ -124,6 +127,7 @@ impl Walk<'_> {
 
     /// We have a node: watch it from now on, and be woken if it goes.
     fn adopt(&mut self, name: String, czxid: i64) {
+        log::trace!("zklock: contender {}/{name} created", self.spec.dir);
         let own = Ownership::new(
             self.spec.client,
             self.full(&name),
@@ -180,7 +184,7 @@ impl Walk<'_> {
                         Ok(r) => return Err(Error::Protocol(format!("create answered {r:?}"))),
                         Err(f) => match self.at.retryable(f, self.spec.dir)? {
                             Failure::Server(ZkError::NoNode) => {
-                                self.at.ensure_containers(self.spec.dir)?
+                                self.at.ensure_parents(self.spec.dir, self.spec.parents)?
                             }
                             _ => self.node = Node::InDoubt,
                         },
@@ -321,7 +325,12 @@ impl Walk<'_> {
                 self.requeue("deleted by someone else");
                 return Ok(None);
             }
-            match (self.spec.decide)(&queue, me) {
+            let decision = (self.spec.decide)(&queue, me);
+            log::trace!(
+                "zklock: {mine} at {me} of {} (shortcut {shortcut}): {decision:?}",
+                queue.len()
+            );
+            match decision {
                 // Concluding from a listing we shortened is only safe when a
                 // deletion of our own node could not have gone unnoticed.
                 Decision::Holds if shortcut && !own.armed() => return Ok(None),
@@ -370,7 +379,9 @@ impl Walk<'_> {
             }
             // The watch is set: wait for it (or anything else).
             loop {
-                match self.at.waiter.wait(self.spec.deadline).map_err(stop)? {
+                let wake = self.at.waiter.wait(self.spec.deadline).map_err(stop)?;
+                log::trace!("zklock: waiting for {blocker_path}, woken by {wake:?}");
+                match wake {
                     Wake::Node { path, event } if path == blocker_path => match event {
                         EventType::NodeDeleted => return Ok(Next::Gone),
                         EventType::Session => return Ok(Next::Relist),

@@ -1,15 +1,26 @@
-//! A distributed counting semaphore, in kazoo's layout so kazoo `Semaphore`
-//! users share its bound:
+//! A distributed counting semaphore, in the layout of kazoo's `Semaphore`
+//! (the default) or Curator's `InterProcessSemaphoreV2`, so either's users
+//! share its bound.
 //!
+//! kazoo's layout ([`Flavor::Kazoo`]):
 //! - the semaphore node `<path>` holds `max_leases` as a decimal string;
 //! - each lease is an ephemeral child `<path>/<32 hex>` with the holder's
 //!   identifier as data;
-//! - taking a lease is serialised by an exclusive [`Lock`] at the sibling
-//!   path `<path>-__lock__`. Only its holder watches the leases, so a
-//!   released lease wakes one waiter, not all of them.
+//! - leases are taken under an exclusive lock at the sibling `<path>-__lock__`.
+//!
+//! Curator's layout ([`Flavor::Curator`]):
+//! - leases are ephemeral-sequential children `<path>/leases/_c_<uuid>-lease-<seq>`;
+//! - they are taken under an `InterProcessMutex` at `<path>/locks`;
+//! - the number of leases is not stored anywhere: every user must agree.
+//!
+//! Either way only the holder of the internal lock counts and watches the
+//! leases, so a released lease wakes one waiter, not all of them; and it
+//! counts them after a `sync`, so a reconnection to a lagging server cannot
+//! hide a lease and admit one holder too many.
 
 use super::attempt::{Attempt, stop};
 use super::guard::settle;
+use super::name::Flavor;
 use super::ownership::Ownership;
 use super::wait::{Waiters, Wake};
 use super::{Lock, LockGuard, check_identifier, default_identifier, read_all_data};
@@ -42,6 +53,7 @@ pub struct Semaphore {
     path: String,
     max_leases: u32,
     identifier: Vec<u8>,
+    flavor: Flavor,
     lock: Lock,
     waiters: Arc<Waiters>,
     /// Whether this handle has seen the semaphore node agree with it.
@@ -54,6 +66,7 @@ impl std::fmt::Debug for Semaphore {
             .field("path", &self.path)
             .field("max_leases", &self.max_leases)
             .field("identifier", &String::from_utf8_lossy(&self.identifier))
+            .field("flavor", &self.flavor)
             .finish()
     }
 }
@@ -83,8 +96,9 @@ impl Semaphore {
             client: client.clone(),
             path: path.to_string(),
             max_leases,
-            lock: Lock::new(client, &format!("{path}-__lock__"))?.identifier(identifier.clone()),
+            lock: internal_lock(client, path, Flavor::Kazoo, &identifier)?,
             identifier: identifier.into_bytes(),
+            flavor: Flavor::Kazoo,
             waiters: Waiters::new(client),
             node_checked: Mutex::new(false),
         })
@@ -97,6 +111,27 @@ impl Semaphore {
         self.lock = self.lock.identifier(id.clone());
         self.identifier = id.into_bytes();
         self
+    }
+
+    /// Whose layout the semaphore uses: [`Flavor::Kazoo`] (the default,
+    /// shared with kazoo's `Semaphore`) or [`Flavor::Curator`] (shared with
+    /// Curator's `InterProcessSemaphoreV2`; the number of leases is then
+    /// not stored, so it is not checked either).
+    pub fn flavor(mut self, flavor: Flavor) -> Self {
+        let id = String::from_utf8_lossy(&self.identifier).into_owned();
+        if let Ok(lock) = internal_lock(&self.client, &self.path, flavor, &id) {
+            self.lock = lock;
+            self.flavor = flavor;
+        }
+        self
+    }
+
+    /// Where the leases live.
+    fn lease_dir(&self) -> String {
+        match self.flavor {
+            Flavor::Kazoo => self.path.clone(),
+            Flavor::Curator => path::join(&self.path, "leases"),
+        }
     }
 
     /// The semaphore's path.
@@ -162,9 +197,10 @@ impl Semaphore {
         )
     }
 
-    /// Creates the semaphore node, or checks that it agrees with us.
+    /// Creates the semaphore node, or checks that it agrees with us
+    /// (kazoo's layout; Curator's stores no count).
     fn ensure_node(&self) -> Result<()> {
-        if *self.node_checked.lock() {
+        if self.flavor == Flavor::Curator || *self.node_checked.lock() {
             return Ok(());
         }
         let wanted = self.max_leases.to_string();
@@ -246,15 +282,27 @@ impl Semaphore {
 
     /// With the internal lock held: waits for a free lease and takes it.
     fn take_lease(&self, at: &mut Attempt<'_>, wait: bool) -> Result<Option<LockGuard>> {
-        let lease = path::join(&self.path, &uuid::Uuid::new_v4().simple().to_string());
+        let dir = self.lease_dir();
+        // kazoo: a fixed name; Curator: a protected prefix before the counter.
+        let prefix = match self.flavor {
+            Flavor::Kazoo => uuid::Uuid::new_v4().simple().to_string(),
+            Flavor::Curator => format!("_c_{}-lease-", uuid::Uuid::new_v4()),
+        };
         // Set when a create's reply was lost: the lease may exist.
         let mut in_doubt = false;
-        let result = self.lease_loop(at, wait, &lease, &mut in_doubt);
+        let result = self.lease_loop(at, wait, &dir, &prefix, &mut in_doubt);
         if in_doubt && !matches!(result, Ok(Some(_))) {
-            let settled =
-                at.client
-                    .shared()
-                    .delete_in_background(Target::Path(lease), None, Some(at.epoch));
+            let target = match self.flavor {
+                Flavor::Kazoo => Target::Path(path::join(&dir, &prefix)),
+                Flavor::Curator => Target::Prefix {
+                    parent: dir.clone(),
+                    prefix: prefix.clone(),
+                },
+            };
+            let settled = at
+                .client
+                .shared()
+                .delete_in_background(target, None, Some(at.epoch));
             settle(at.client, settled, at.epoch);
         }
         result
@@ -264,10 +312,10 @@ impl Semaphore {
         &self,
         at: &mut Attempt<'_>,
         wait: bool,
-        lease: &str,
+        dir: &str,
+        prefix: &str,
         in_doubt: &mut bool,
     ) -> Result<Option<LockGuard>> {
-        let name = path::basename(lease);
         loop {
             at.connected()?;
             // A sync first: if the client reconnected to another server
@@ -275,55 +323,73 @@ impl Semaphore {
             // behind the leases granted before, and counting them there
             // could admit one holder too many.
             let sync = Call::new(Request::Sync {
-                path: self.path.clone(),
+                path: dir.to_string(),
             });
             let list = Call {
                 request: Request::GetChildren {
-                    path: self.path.clone(),
+                    path: dir.to_string(),
                     watch: wait,
                 },
-                watcher: wait.then(|| Box::new(at.waiter.watcher(&self.path)) as _),
+                watcher: wait.then(|| Box::new(at.waiter.watcher(dir)) as _),
             };
             let mut replies = at.round_trip(vec![sync, list])?;
             let listing = replies.pop().expect("two replies");
             let children = match replies.pop().expect("two replies").and(listing) {
                 Ok(Response::Children(c, _)) => c,
                 Ok(r) => return Err(Error::Protocol(format!("list answered {r:?}"))),
-                Err(f) => match at.retryable(f, &self.path)? {
-                    Failure::Server(ZkError::NoNode) => return Err(no_node(&self.path)),
+                Err(f) => match at.retryable(f, dir)? {
+                    // Curator's leases directory comes and goes.
+                    Failure::Server(ZkError::NoNode) if self.flavor == Flavor::Curator => {
+                        Vec::new()
+                    }
+                    Failure::Server(ZkError::NoNode) => return Err(no_node(dir)),
                     _ => continue,
                 },
             };
-            let ours = children.iter().any(|c| c == name);
-            if ours || children.len() < self.max_leases as usize {
-                // Ours already (a create whose reply was lost): just read its zxid.
-                let request = if ours {
-                    Request::Exists {
-                        path: lease.to_string(),
+            // A create whose reply was lost may have made our lease already.
+            let ours = children.iter().find(|c| c.starts_with(prefix));
+            if ours.is_some() || children.len() < self.max_leases as usize {
+                let request = match ours {
+                    Some(name) => Request::Exists {
+                        path: path::join(dir, name),
                         watch: false,
-                    }
-                } else {
-                    Request::Create {
-                        path: lease.to_string(),
+                    },
+                    None => Request::Create {
+                        path: path::join(dir, prefix),
                         data: self.identifier.clone(),
                         acl: crate::Acl::open_unsafe(),
-                        mode: CreateMode::Ephemeral,
-                    }
+                        mode: match self.flavor {
+                            Flavor::Kazoo => CreateMode::Ephemeral,
+                            Flavor::Curator => CreateMode::EphemeralSequential,
+                        },
+                    },
                 };
+                let existing = ours.map(|name| path::join(dir, name));
                 match at.call(Call::new(request))? {
-                    Ok(Response::Created(_, stat)) | Ok(Response::Stat(stat)) => {
-                        let own = Ownership::new(&self.client, lease.to_string(), at.epoch, true);
+                    Ok(Response::Created(lease, stat)) => {
+                        let own = Ownership::new(&self.client, lease, at.epoch, true);
+                        return Ok(Some(LockGuard::new(own, stat.czxid)));
+                    }
+                    Ok(Response::Stat(stat)) => {
+                        let lease = existing.expect("an existing lease");
+                        let own = Ownership::new(&self.client, lease, at.epoch, true);
                         return Ok(Some(LockGuard::new(own, stat.czxid)));
                     }
                     Ok(r) => return Err(Error::Protocol(format!("lease answered {r:?}"))),
                     Err(Failure::Server(ZkError::NodeExists)) => continue,
                     Err(f) => {
-                        *in_doubt |=
-                            !ours && matches!(f, Failure::ConnectionLoss | Failure::Timeout);
-                        match at.retryable(f, lease)? {
-                            Failure::Server(ZkError::NoNode) => return Err(no_node(&self.path)),
-                            _ => continue,
+                        *in_doubt |= ours.is_none()
+                            && matches!(f, Failure::ConnectionLoss | Failure::Timeout);
+                        match at.retryable(f, dir)? {
+                            Failure::Server(ZkError::NoNode) if self.flavor == Flavor::Curator => {
+                                at.ensure_parents(dir, CreateMode::Container)?;
+                            }
+                            Failure::Server(ZkError::NoNode) if ours.is_none() => {
+                                return Err(no_node(dir));
+                            }
+                            _ => {}
                         }
+                        continue;
                     }
                 }
             }
@@ -333,12 +399,23 @@ impl Semaphore {
             // Full: wait until a lease goes (the children watch), or anything else.
             loop {
                 match at.waiter.wait(at.deadline).map_err(stop)? {
-                    Wake::Node { path, .. } if path != self.path => continue,
+                    Wake::Node { path, .. } if path != dir => continue,
                     _ => break,
                 }
             }
         }
     }
+}
+
+/// The lock that serialises taking leases: kazoo's sibling `<path>-__lock__`
+/// (its directory persistent, as kazoo makes it: kazoo fails if a directory
+/// it created once disappears), or Curator's `<path>/locks`.
+fn internal_lock(client: &Client, path: &str, flavor: Flavor, identifier: &str) -> Result<Lock> {
+    Ok(match flavor {
+        Flavor::Kazoo => Lock::new(client, &format!("{path}-__lock__"))?.persistent_parents(),
+        Flavor::Curator => Lock::new(client, &path::join(path, "locks"))?.flavor(Flavor::Curator),
+    }
+    .identifier(identifier))
 }
 
 fn no_node(path: &str) -> Error {

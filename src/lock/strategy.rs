@@ -11,7 +11,7 @@
 //! deadlocked in kazoo before 2.9 (#649). The node to wait for is the
 //! nearest blocker ahead, so each release wakes exactly one waiter.
 
-use super::name::{Contender, Role};
+use super::name::{Contender, Kind, Role};
 
 /// What a contender should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,8 +61,8 @@ pub fn has_read_lock(queue: &[Contender], mine: usize) -> Decision {
 /// Like lock_api's `RawMutex`, this is the small part each kind supplies;
 /// [`super::QueueLock`] is the one front they share.
 pub trait Strategy: Send + Sync + 'static {
-    /// The role of this kind's contender nodes.
-    const ROLE: Role;
+    /// Which lock this is (it decides the contender nodes' names).
+    const KIND: Kind;
     /// A short name for messages and `Debug`.
     const NAME: &'static str;
     /// Whether the contender at `mine` holds the lock, or whom it waits for.
@@ -85,7 +85,7 @@ pub struct Write;
 pub struct Read;
 
 impl Strategy for Exclusive {
-    const ROLE: Role = Role::Writer;
+    const KIND: Kind = Kind::Exclusive;
     const NAME: &'static str = "Lock";
     fn decide(queue: &[Contender], mine: usize) -> Decision {
         has_write_lock(queue, mine)
@@ -93,7 +93,7 @@ impl Strategy for Exclusive {
 }
 
 impl Strategy for Write {
-    const ROLE: Role = Role::Writer;
+    const KIND: Kind = Kind::Write;
     const NAME: &'static str = "WriteLock";
     fn decide(queue: &[Contender], mine: usize) -> Decision {
         has_write_lock(queue, mine)
@@ -101,7 +101,7 @@ impl Strategy for Write {
 }
 
 impl Strategy for Read {
-    const ROLE: Role = Role::Reader;
+    const KIND: Kind = Kind::Read;
     const NAME: &'static str = "ReadLock";
     fn decide(queue: &[Contender], mine: usize) -> Decision {
         has_read_lock(queue, mine)

@@ -1,12 +1,19 @@
 //! Checking who held a lock when: an in-process occupancy counter, and a
-//! log file shared by processes (each holder appends `enter`/`exit` records
-//! with `O_APPEND`, so records of different processes never interleave
-//! within a line).
+//! log shared by processes (zklock's, kazoo's, Curator's), each holder
+//! appending records with `O_APPEND`, one write per line, so the records of
+//! different processes never interleave within a line.
+//!
+//! A record is `ms resource role kind holder token`: `resource` is `lock`
+//! (an exclusive lock), `rw` (a read/write lock) or `sem` (a semaphore);
+//! `role` is `x`, `r`, `w` or `s`; `kind` is `enter` or `exit`; `token` is
+//! the fencing token, or 0 for clients that have none (kazoo, Curator).
 
+use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Counts holders inside a critical section and remembers the most seen.
 #[derive(Default)]
@@ -41,67 +48,172 @@ impl Occupancy {
     }
 }
 
-/// Appends one `kind holder token` line to the shared log.
-pub fn log_record(log: &Path, kind: &str, holder: &str, token: u64) {
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+/// Appends one record to the shared log.
+pub fn record(log: &Path, resource: &str, role: &str, kind: &str, holder: &str, token: u64) {
+    let line = format!("{} {resource} {role} {kind} {holder} {token}\n", now_ms());
     let mut f = OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .unwrap();
-    f.write_all(format!("{kind} {holder} {token}\n").as_bytes())
-        .unwrap();
+    f.write_all(line.as_bytes()).unwrap();
 }
 
 /// One record of the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
+#[derive(Debug, Clone)]
+pub struct Rec {
+    pub ms: u128,
+    pub resource: String,
+    pub role: String,
     pub kind: String,
     pub holder: String,
     pub token: u64,
 }
 
 /// Reads the shared log.
-pub fn read_log(log: &Path) -> Vec<Record> {
+pub fn read_log(log: &Path) -> Vec<Rec> {
     std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
-        .map(|l| {
-            let mut p = l.split(' ');
-            Record {
-                kind: p.next().unwrap().into(),
-                holder: p.next().unwrap().into(),
-                token: p.next().unwrap().parse().unwrap(),
-            }
+        .filter_map(|l| {
+            let p: Vec<&str> = l.split(' ').collect();
+            (p.len() == 6).then(|| Rec {
+                ms: p[0].parse().unwrap(),
+                resource: p[1].into(),
+                role: p[2].into(),
+                kind: p[3].into(),
+                holder: p[4].into(),
+                token: p[5].parse().unwrap(),
+            })
         })
         .collect()
 }
 
-/// Checks an exclusive lock's log: every `enter` is followed by the `exit`
-/// of the same holder before the next `enter`, and fencing tokens strictly
-/// increase. Returns the number of acquisitions.
-pub fn check_exclusive(records: &[Record]) -> usize {
-    let mut inside: Option<&Record> = None;
-    let mut last_token = 0;
-    let mut n = 0;
-    for r in records {
-        match r.kind.as_str() {
-            "enter" => {
-                assert!(
-                    inside.is_none(),
-                    "{r:?} entered while {inside:?} held the lock"
-                );
-                assert!(r.token > last_token, "token {} after {last_token}", r.token);
-                last_token = r.token;
-                inside = Some(r);
-                n += 1;
+/// One holding, from its first record to its last (in log order). A
+/// holder that stops writing when told its lock is lost leaves no exit: its
+/// interval ends at its last record.
+#[derive(Debug, Clone)]
+pub struct Interval {
+    pub role: String,
+    pub holder: String,
+    pub token: u64,
+    pub first: usize,
+    pub last: usize,
+}
+
+/// The intervals of `resource`, in the order they began.
+pub fn intervals(recs: &[Rec], resource: &str) -> Vec<Interval> {
+    let mut open: HashMap<(String, u64), Interval> = HashMap::new();
+    let mut done = Vec::new();
+    for (i, r) in recs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.resource == resource)
+    {
+        let key = (r.holder.clone(), r.token);
+        if r.kind == "enter" {
+            // A holder without tokens enters again only after its exit.
+            if let Some(prev) = open.remove(&key) {
+                done.push(prev);
             }
-            "exit" => {
-                let held = inside.take().expect("exit without enter");
-                assert_eq!(held.holder, r.holder, "exit of someone else");
-            }
-            k => panic!("unknown record {k}"),
+            open.insert(
+                key,
+                Interval {
+                    role: r.role.clone(),
+                    holder: r.holder.clone(),
+                    token: r.token,
+                    first: i,
+                    last: i,
+                },
+            );
+        } else if let Some(mut iv) = open.remove(&key) {
+            iv.last = i;
+            done.push(iv);
         }
     }
-    assert!(inside.is_none(), "the log ends inside the lock");
-    n
+    done.extend(open.into_values());
+    done.sort_by_key(|iv| iv.first);
+    done
+}
+
+fn overlap(a: &Interval, b: &Interval) -> bool {
+    a.first < b.last && b.first < a.last
+}
+
+/// Checks the log: no two exclusive holders (`x`, `w`) overlap with
+/// anyone on their resource, never more than `max_leases` lease holders at
+/// once, and fencing tokens (where known) increase. Returns the number of
+/// acquisitions and what was wrong.
+pub fn check(recs: &[Rec], max_leases: usize) -> (usize, Vec<String>) {
+    let mut violations = Vec::new();
+    let mut acquisitions = 0;
+    for (resource, exclusive_roles, max_together) in [
+        ("lock", &["x"][..], 1),
+        ("rw", &["w"][..], usize::MAX),
+        ("sem", &[][..], max_leases),
+    ] {
+        let ivs = intervals(recs, resource);
+        acquisitions += ivs.len();
+        let exclusive = |iv: &Interval| exclusive_roles.contains(&iv.role.as_str());
+        for (i, a) in ivs.iter().enumerate() {
+            for b in &ivs[i + 1..] {
+                if b.first > a.last {
+                    break;
+                }
+                if (exclusive(a) || exclusive(b)) && overlap(a, b) {
+                    violations.push(format!("OVERLAP on {resource}: {a:?} and {b:?}"));
+                }
+            }
+            // An exclusive holder's token exceeds every token that entered
+            // before it; a shared holder's, every exclusive one's.
+            for b in &ivs[..i] {
+                let known = a.token != 0 && b.token != 0;
+                if known && (exclusive(a) || exclusive(b)) && b.token >= a.token {
+                    violations.push(format!("TOKEN on {resource}: {b:?} then {a:?}"));
+                }
+            }
+        }
+        if max_together < usize::MAX {
+            let most = most_together(&ivs, |_| true);
+            if most > max_together {
+                violations.push(format!("{most} holders of {resource} at once"));
+            }
+        }
+    }
+    (acquisitions, violations)
+}
+
+/// The most intervals (among those `which` selects) holding at once.
+pub fn most_together(ivs: &[Interval], which: impl Fn(&Interval) -> bool) -> usize {
+    let mut events: Vec<(usize, i32)> = Vec::new();
+    for iv in ivs.iter().filter(|iv| which(iv)) {
+        events.push((iv.first, 1));
+        events.push((iv.last, -1));
+    }
+    // At one index, exits before entries: an interval ends where it ends.
+    events.sort_by_key(|&(i, d)| (i, d));
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in events {
+        now += d;
+        most = most.max(now);
+    }
+    most as usize
+}
+
+/// How many acquisitions each holder-name prefix made (the prefix is the
+/// name up to its first `-`: the process).
+pub fn per_process(recs: &[Rec]) -> HashMap<String, usize> {
+    let mut m = HashMap::new();
+    for r in recs.iter().filter(|r| r.kind == "enter") {
+        let p = r.holder.split('-').next().unwrap_or("").to_string();
+        *m.entry(p).or_insert(0) += 1;
+    }
+    m
 }
