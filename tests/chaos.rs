@@ -319,6 +319,95 @@ impl Cluster {
         }
     }
 
+    /// Every queue node as one server sees it, after a sync (so the server
+    /// has applied everything the leader had committed when it was asked):
+    /// (path, counter). `None` if the server does not answer.
+    fn view(&self, server: usize) -> Option<Vec<(String, i64)>> {
+        let c = Client::builder(&format!("{}{}", self.ens.servers[server].addr(), self.root))
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .ok()?;
+        c.sync("/").ok()?;
+        let mut v = Vec::new();
+        for dir in ["/lock", "/rw", "/sem-__lock__", "/sem"] {
+            for k in c.get_children(dir).unwrap_or_default() {
+                let seq = k
+                    .rsplit(|ch: char| !ch.is_ascii_digit())
+                    .next()
+                    .unwrap_or("");
+                v.push((format!("{dir}/{k}"), seq.parse().unwrap_or(-1)));
+            }
+        }
+        Some(v)
+    }
+
+    /// Looks for servers that disagree with the others for good: a node
+    /// another server has seen deleted (it is below that server's lowest
+    /// node there, and absent) but this one still shows after a later sync;
+    /// or a node alive on another server before and after this server's
+    /// view, yet missing from it. Returns (server, what is wrong).
+    fn divergences(&self) -> Vec<(usize, String)> {
+        let n = self.ens.servers.len();
+        // Views in rotation: s1, s2, s3, then s1, s2, s3 again.
+        let first: Vec<Option<Vec<(String, i64)>>> = (0..n).map(|s| self.view(s)).collect();
+        let second: Vec<Option<Vec<(String, i64)>>> = (0..n).map(|s| self.view(s)).collect();
+        let mut found = Vec::new();
+        for a in 0..n {
+            let Some(later) = &second[a] else { continue };
+            for b in (0..n).filter(|&b| b != a) {
+                // b's first view was taken before a's second.
+                let Some(earlier) = &first[b] else { continue };
+                let dirs: std::collections::BTreeSet<&str> = later
+                    .iter()
+                    .map(|(p, _)| &p[..p.rfind('/').unwrap()])
+                    .collect();
+                for dir in dirs {
+                    let in_dir = |v: &Vec<(String, i64)>| -> Vec<(String, i64)> {
+                        v.iter()
+                            .filter(|(p, _)| p.starts_with(&format!("{dir}/")))
+                            .cloned()
+                            .collect()
+                    };
+                    let (b_then, a_now) = (in_dir(earlier), in_dir(later));
+                    let Some(b_low) = b_then.iter().map(|(_, s)| *s).filter(|s| *s >= 0).min()
+                    else {
+                        continue;
+                    };
+                    for (p, seq) in &a_now {
+                        if *seq >= 0 && *seq < b_low && !b_then.iter().any(|(q, _)| q == p) {
+                            found.push((a, format!("keeps {p}, deleted on server {}", b + 1)));
+                        }
+                    }
+                }
+                // Alive on b in both of its views (taken around a's second
+                // one when b comes after a), so a must have it too.
+                if b > a
+                    && let Some(b_after) = &second[b]
+                {
+                    for (p, _) in earlier
+                        .iter()
+                        .filter(|(p, _)| b_after.iter().any(|(q, _)| q == p))
+                    {
+                        if !later.iter().any(|(q, _)| q == p) {
+                            found.push((a, format!("misses {p}, alive on server {}", b + 1)));
+                        }
+                    }
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        found
+    }
+
+    /// Resyncs a diverged server from scratch: stop, wipe, start.
+    fn heal(&self, server: usize) {
+        let s = &self.ens.servers[server];
+        s.stop();
+        s.wipe_data();
+        s.start();
+    }
+
     /// Prints who is in each queue (after a stall), as each server sees
     /// it: name, owner session, identifier. Views that differ for good mean
     /// the servers diverged.
@@ -385,6 +474,8 @@ const KINDS: [&str; 6] = [
 
 struct Tally {
     acquisitions: usize,
+    /// Faults after which a ZooKeeper server was found diverged.
+    divergences: usize,
     faults: BTreeMap<&'static str, usize>,
     violations: usize,
     orphans: usize,
@@ -459,6 +550,7 @@ fn drive(total: Duration, kinds: &[&'static str], runs: &[Run]) -> bool {
     let ens = Ensemble::start(3);
     let mut tally = Tally {
         acquisitions: 0,
+        divergences: 0,
         faults: BTreeMap::new(),
         violations: 0,
         orphans: 0,
@@ -514,10 +606,35 @@ fn drive(total: Duration, kinds: &[&'static str], runs: &[Run]) -> bool {
             undo(&mut cluster, kind);
             // Settle: a healthy ensemble and somebody entering after it.
             cluster.healthy();
+            // A server that lost transactions (ZooKeeper 3.8.0 after a leader
+            // crash: ZOOKEEPER-4785) keeps nodes the others deleted, and its
+            // clients wait on them for ever. No client can fix that; report
+            // it as what it is, and resync the server so the run goes on.
+            let diverged = cluster.divergences();
+            for (server, what) in &diverged {
+                eprintln!(
+                    "chaos: DIVERGENCE after {kind}: server {} {what}",
+                    server + 1
+                );
+            }
+            let mut healed: Vec<usize> = diverged.iter().map(|(s, _)| *s).collect();
+            healed.dedup();
+            for s in &healed {
+                cluster.heal(*s);
+            }
+            if !healed.is_empty() {
+                tally.divergences += 1;
+                cluster.healthy();
+            }
             let settled = now_ms();
             let again = cluster.recovery_after(settled, Duration::from_secs(60));
             let gap = cluster.longest_gap(at, settled + again.unwrap_or(0));
-            if recovered && again.is_some() && gap <= limit.as_millis() {
+            if !healed.is_empty() {
+                println!(
+                    "chaos: {} run, {kind} ({what}): a server diverged (resynced); longest wait {gap} ms",
+                    run.name()
+                );
+            } else if recovered && again.is_some() && gap <= limit.as_millis() {
                 println!(
                     "chaos: {} run, {kind} ({what}): longest wait for the next holder {gap} ms",
                     run.name()
@@ -543,6 +660,13 @@ fn drive(total: Duration, kinds: &[&'static str], runs: &[Run]) -> bool {
     let faults: usize = tally.faults.values().sum();
     if tally.stalls > 0 {
         eprintln!("chaos: {} stalls", tally.stalls);
+    }
+    if tally.divergences > 0 {
+        println!(
+            "chaos: ZooKeeper diverged (a server lost transactions) after {} faults; \
+             each time the server was resynced (see README, Testing)",
+            tally.divergences
+        );
     }
     println!(
         "chaos: acquisitions {}, faults {faults} (by kind {by_kind}), overlaps {}, orphans {}, worst recovery {} ms",

@@ -53,7 +53,7 @@ impl std::fmt::Debug for LockGuard {
         f.debug_struct("LockGuard")
             .field("node", &self.own.node())
             .field("fencing_token", &self.czxid)
-            .field("state", &self.state())
+            .field("state", &self.own.state())
             .finish()
     }
 }
@@ -91,12 +91,17 @@ impl LockGuard {
 
     /// Whether the lock is held, suspended or lost. No round trip: it
     /// combines the session's state with a watch on the guard's own node.
+    /// That watch is set when an acquire has to wait, and otherwise by the
+    /// first call to this, `check`, `fencing_token`, `state_changes` or
+    /// `on_lost` (without waiting for the server), so a deletion of the node
+    /// by someone else is seen from then on.
     ///
     /// An ephemeral lock lives and dies with the session that created it,
     /// and with its node. A persistent one (`.ephemeral(false)`) outlives
     /// sessions: it is `Held` while connected, `Suspended` while not, and
     /// `Lost` only when its node is deleted or the client is closed.
     pub fn state(&self) -> LockState {
+        self.own.watch();
         self.own.state()
     }
 
@@ -174,7 +179,7 @@ impl LockGuard {
     /// retried in the background until it is.
     pub fn release(mut self) -> Result<()> {
         self.released = true;
-        let was = self.state();
+        let was = self.own.state();
         self.own.release();
         if was == LockState::Lost {
             return Err(self.lost());

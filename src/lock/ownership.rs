@@ -1,15 +1,22 @@
 //! What a contender knows about its own node: whether it is still there,
 //! and who must be told when it is not.
 //!
-//! As soon as a contender has a node, a data watch is set on it (through
-//! the client's background watches, so a connection loss cannot leave it
-//! unset). The watch turns a deletion by someone else (an operator, a
-//! forced revocation, a cleanup tool) into `Lost` at once; together with
-//! the session's events, that is everything a holder can lose its lock to.
+//! A data watch on the contender's own node (set through the client's
+//! background watches, so a connection loss cannot leave it unset) turns a
+//! deletion by someone else (an operator, a forced revocation, a cleanup
+//! tool) into `Lost` at once; together with the session's events, that is
+//! everything a holder can lose its lock to.
 //!
-//! While the contender waits, the same watch wakes the walker (its node is
-//! gone: queue again). Once it holds the lock, the guard reads the state
-//! here and the subscribers (`state_changes`, `on_lost`) are fed from here.
+//! The watch is set when the contender starts waiting (the walker's hand-off
+//! shortcut is only safe with it: a deleted waiter must not go on to "hold"),
+//! and otherwise the first time anyone asks about the lock (`check`,
+//! `state`, `fencing_token`, `state_changes`, `on_lost`): a plain
+//! acquire-and-release then costs the recipe's three requests, and a holder
+//! that checks pays one more, sent without waiting for its reply.
+//!
+//! While the contender waits, the watch wakes the walker (its node is gone:
+//! queue again). Once it holds the lock, the guard reads the state here and
+//! the subscribers (`state_changes`, `on_lost`) are fed from here.
 
 use super::guard::LockState;
 use super::wait::Wake;
@@ -21,6 +28,8 @@ use std::sync::{Arc, Weak};
 
 #[derive(Default)]
 struct Inner {
+    /// The watch on our node has been asked for.
+    requested: bool,
     /// The server has confirmed the watch on our node.
     armed: bool,
     /// Our node was deleted while we did not expect it.
@@ -45,17 +54,28 @@ pub(crate) struct Ownership {
 }
 
 impl Ownership {
-    /// Ownership of `node`, created in session `epoch`; starts watching it.
+    /// Ownership of `node`, created in session `epoch` (not watched yet:
+    /// see [`Ownership::watch`]).
     pub fn new(client: &Client, node: String, epoch: u64, ephemeral: bool) -> Arc<Ownership> {
-        let o = Arc::new(Ownership {
+        Arc::new(Ownership {
             client: client.clone(),
             node,
             epoch,
             ephemeral,
             inner: Mutex::new(Inner::default()),
-        });
-        o.arm();
-        o
+        })
+    }
+
+    /// Starts watching our node, if nobody has asked for it yet.
+    pub fn watch(self: &Arc<Self>) {
+        {
+            let mut i = self.inner.lock();
+            if i.requested || i.released {
+                return;
+            }
+            i.requested = true;
+        }
+        self.arm();
     }
 
     pub fn node(&self) -> &str {
@@ -231,6 +251,7 @@ impl Ownership {
     /// A channel of every later change of state; it closes after `Lost`
     /// (sent at once if the lock is lost already).
     pub fn subscribe(self: &Arc<Self>) -> Receiver<LockState> {
+        self.watch();
         let (tx, rx) = crossbeam_channel::unbounded();
         if self.state() == LockState::Lost {
             let _ = tx.send(LockState::Lost);
@@ -251,6 +272,7 @@ impl Ownership {
     /// Runs `f` on the client's callback thread when the lock is lost (at
     /// once if it is lost already); never after a release.
     pub fn on_lost(self: &Arc<Self>, f: Box<dyn FnOnce() + Send>) {
+        self.watch();
         {
             let mut i = self.inner.lock();
             if i.released {

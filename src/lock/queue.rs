@@ -342,6 +342,9 @@ impl Walk<'_> {
                 }
                 Decision::WaitFor(_) if !self.spec.wait => return Ok(None),
                 Decision::WaitFor(i) => {
+                    // From now on our node's deletion must wake us (and is
+                    // what makes concluding from a shortened listing safe).
+                    own.watch();
                     let blocker = queue[i].name.clone();
                     match self.wait_for(&blocker, own.node())? {
                         Next::Gone => {

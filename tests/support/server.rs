@@ -173,6 +173,14 @@ impl ZkServer {
         let _ = r.child.wait();
     }
 
+    /// Deletes the server's database (snapshots and transaction logs, not its
+    /// `myid`), so that it rejoins its ensemble as a blank follower and takes
+    /// a full snapshot from the leader. Only while it is stopped.
+    pub fn wipe_data(&self) {
+        assert!(!self.is_running(), "wipe a stopped server only");
+        let _ = std::fs::remove_dir_all(self.dir.join("data/version-2"));
+    }
+
     /// Stops the server gracefully (SIGTERM) and waits for it to exit.
     pub fn stop(&self) {
         self.end("term");
