@@ -51,8 +51,8 @@ pub mod lock;
 pub mod path;
 
 pub use client::{
-    Acl, Client, ClientBuilder, CreateMode, EventType, ListenerId, Op, OpResult, SessionEvent,
-    SessionState, Stat, WatchState, WatchedEvent, ZkError, perms,
+    Acl, Client, ClientBuilder, ClientStats, CreateMode, EventType, ListenerId, Op, OpResult,
+    SessionEvent, SessionState, Stat, WatchState, WatchedEvent, ZkError, perms,
 };
 pub use error::{Error, Result};
 pub use lock::{Flavor, Lock, LockGuard, LockState, ReadLock, Semaphore, WriteLock};

@@ -281,6 +281,7 @@ fn establish(
         .map_err(|e| AttemptError::Other(format!("socket clone: {e}")))?;
     let _ =
         write_half.set_write_timeout(Some(Duration::from_millis(resp.timeout_ms as u64) * 2 / 3));
+    shared.stats.connections.fetch_add(1, Ordering::Relaxed);
     let epoch = {
         let mut s = shared.session.lock();
         if s.closing {
@@ -419,6 +420,7 @@ pub(crate) fn handle_frame(shared: &Shared, frame: &[u8]) -> Result<(), DecodeEr
     match hdr.xid {
         proto::xid::NOTIFICATION => {
             let n = Notification::read(&mut r)?;
+            shared.stats.notifications.fetch_add(1, Ordering::Relaxed);
             let watchers = shared.watches.lock().take(n.event_type, &n.path);
             if !watchers.is_empty() {
                 let event = proto::WatchedEvent {

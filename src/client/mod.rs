@@ -280,6 +280,19 @@ impl Drop for Handle {
     }
 }
 
+/// Counters of a client's activity; see [`Client::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ClientStats {
+    /// Requests written to the server (not counting pings, auth and
+    /// watch re-registration).
+    pub requests: u64,
+    /// Watch notifications received from the server.
+    pub watch_notifications: u64,
+    /// Connections established (the first, and every reconnection).
+    pub connections: u64,
+}
+
 /// A ZooKeeper session, shared by every clone.
 ///
 /// `Client` is `Send + Sync + Clone`: hand clones to threads freely; they
@@ -788,6 +801,26 @@ impl Client {
     /// the server. Dropping the last clone does the same.
     pub fn close(&self) {
         self.handle.close(true);
+    }
+
+    /// Counters of what this client has done since it was created (all
+    /// clones together): for metrics, and to see what a recipe costs.
+    ///
+    /// ```
+    /// # fn main() -> zklock::Result<()> {
+    /// # let client = zklock::Client::connect(&zklock::doc_hosts())?;
+    /// let before = client.stats();
+    /// client.exists("/")?;
+    /// assert_eq!(client.stats().requests - before.requests, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn stats(&self) -> ClientStats {
+        let c = &self.shared().stats;
+        ClientStats {
+            requests: c.requests.load(std::sync::atomic::Ordering::Relaxed),
+            watch_notifications: c.notifications.load(std::sync::atomic::Ordering::Relaxed),
+            connections: c.connections.load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// How many requests have been written and await their reply right now:

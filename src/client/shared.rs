@@ -22,7 +22,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Settings fixed at connect time.
@@ -138,6 +138,14 @@ impl Outbound {
     }
 }
 
+/// What the client has done, counted as it happens.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub requests: AtomicU64,
+    pub notifications: AtomicU64,
+    pub connections: AtomicU64,
+}
+
 /// One request for [`Shared::send`].
 pub(crate) struct Call {
     pub request: Request,
@@ -169,6 +177,8 @@ pub(crate) struct Shared {
     pub auth_waiters: Mutex<VecDeque<AuthWaiter>>,
     pub(crate) background: Mutex<super::background::Background>,
     pub last_zxid: AtomicI64,
+    /// Counters for [`crate::client::ClientStats`].
+    pub stats: Counters,
     pub event_thread: Mutex<Option<std::thread::ThreadId>>,
 }
 
@@ -201,6 +211,7 @@ impl Shared {
             auth_waiters: Mutex::new(VecDeque::new()),
             background: Mutex::new(super::background::Background::default()),
             last_zxid: AtomicI64::new(0),
+            stats: Counters::default(),
             event_thread: Mutex::new(None),
         }
     }
@@ -293,6 +304,7 @@ impl Shared {
             )),
             _ => None,
         };
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
         self.pending.lock().insert(
             xid,
             Pending {

@@ -9,15 +9,21 @@
 //!    first (the blocker)?
 //! 3. Watch the blocker with get-data (not exists: no watch is left on the
 //!    server when it is already gone), and wait on the attempt's channel.
-//! 4. When the blocker is deleted, take the next blocker from the same
-//!    listing: counters only grow, so nothing new can be ahead of us, and a
-//!    new listing would tell nothing more. When no blocker is left, we hold
-//!    the lock. After any session event or error, list again instead.
+//! 4. When the blocker is deleted: if nothing else in our listing could
+//!    block us, we hold the lock at once, without listing again (counters
+//!    only grow, so nothing can have appeared ahead of us); the waiter
+//!    right behind the holder, the usual case of a hand-off, saves the
+//!    round trip Curator and kazoo spend on a new listing. If another
+//!    blocker was ahead of it, it has most likely gone as well (the blocker
+//!    held the lock after it), and one new listing tells: checking the old
+//!    entries one by one would cost a round trip each. After any session
+//!    event or error, list again too. A waiter keeps nothing of its listing
+//!    but its blocker's name, so it costs the same however long the queue.
 //!
-//! While it waits, a contender also watches its own node (in the same round
-//! trip as its first blocker watch): if someone deletes it, the walker must
-//! know, or it would go on to "hold" a lock with no node, alongside the next
-//! contender. It then queues again at the back, as kazoo does.
+//! While it waits, a contender also watches its own node (the first time it
+//! waits): if someone deletes it, the walker must know, or it would go on
+//! to "hold" a lock with no node, alongside the next contender. It then
+//! queues again at the back, as kazoo does.
 //!
 //! If the reply to the create is lost, the node may or may not exist: the
 //! walker lists the directory and looks for its unique prefix before it
@@ -281,7 +287,9 @@ impl Walk<'_> {
                     }
                 }
             };
-            if let Some(acquired) = self.walk(name::queue(&children, self.spec.extra))? {
+            let queue = name::queue(&children, self.spec.extra);
+            drop(children); // a waiter keeps nothing of the listing but its blocker
+            if let Some(acquired) = self.walk(queue)? {
                 return Ok(Some(acquired));
             }
             if !self.spec.wait && matches!(self.node, Node::Mine { .. }) {
@@ -302,7 +310,8 @@ impl Walk<'_> {
         }
     }
 
-    /// Walks one listing: holds, gives up (try), or waits and moves along.
+    /// Decides from one listing: holds, gives up (try), or waits for the
+    /// one blocker and then either holds or asks for a new listing.
     /// `Ok(None)` means: list again (or give up, for a try).
     fn walk(&mut self, mut queue: Vec<Contender>) -> Result<Option<Acquired>> {
         let Node::Mine {
@@ -314,51 +323,55 @@ impl Walk<'_> {
             return Ok(None);
         };
         let (mine, czxid, own) = (mine.clone(), *czxid, own.clone());
-        // Whether blockers were dropped from this listing since it was taken.
-        let mut shortcut = false;
-        loop {
-            let Some(me) = queue.iter().position(|c| c.name == mine) else {
-                self.requeue("not in the listing");
-                return Ok(None);
-            };
-            if own.deleted() {
+        let Some(me) = queue.iter().position(|c| c.name == mine) else {
+            self.requeue("not in the listing");
+            return Ok(None);
+        };
+        if own.deleted() {
+            self.requeue("deleted by someone else");
+            return Ok(None);
+        }
+        let decision = (self.spec.decide)(&queue, me);
+        log::trace!("zklock: {mine} at {me} of {}: {decision:?}", queue.len());
+        let blocker = match decision {
+            Decision::Holds => return Ok(Some(self.acquired(czxid))),
+            Decision::WaitFor(_) if !self.spec.wait => return Ok(None),
+            Decision::WaitFor(i) => queue.remove(i).name,
+        };
+        // Would we hold once the blocker is gone? Then its deletion alone
+        // settles it: no new listing (counters only grow, so nothing can
+        // appear ahead of us). If another blocker is ahead of it in this
+        // listing, it has most likely gone too by then (the blocker held
+        // the lock after it); a new listing tells in one round trip, where
+        // checking the old entries one by one would take one each.
+        let holds_after = (self.spec.decide)(&queue, me - 1) == Decision::Holds;
+        // Nothing else of the listing is kept: a waiter costs the same
+        // however long the queue.
+        drop(queue);
+        // From now on our node's deletion must wake us; it is also what
+        // makes concluding from the old listing safe (see below).
+        own.watch();
+        match self.wait_for(&blocker, own.node())? {
+            // Safe only if a deletion of our own node could not have gone
+            // unnoticed: with the watch confirmed, its event would have come
+            // before the blocker's (the server sends them in zxid order).
+            Next::Gone if holds_after && own.armed() && !own.deleted() => {
+                log::trace!("zklock: {mine} holds: its blocker went");
+                Ok(Some(self.acquired(czxid)))
+            }
+            Next::Gone | Next::Relist => Ok(None),
+            Next::Requeue => {
                 self.requeue("deleted by someone else");
-                return Ok(None);
+                Ok(None)
             }
-            let decision = (self.spec.decide)(&queue, me);
-            log::trace!(
-                "zklock: {mine} at {me} of {} (shortcut {shortcut}): {decision:?}",
-                queue.len()
-            );
-            match decision {
-                // Concluding from a listing we shortened is only safe when a
-                // deletion of our own node could not have gone unnoticed.
-                Decision::Holds if shortcut && !own.armed() => return Ok(None),
-                Decision::Holds => {
-                    if let Node::Mine { own, .. } = std::mem::replace(&mut self.node, Node::None) {
-                        return Ok(Some(Acquired { own, czxid }));
-                    }
-                    unreachable!("the node is ours");
-                }
-                Decision::WaitFor(_) if !self.spec.wait => return Ok(None),
-                Decision::WaitFor(i) => {
-                    // From now on our node's deletion must wake us (and is
-                    // what makes concluding from a shortened listing safe).
-                    own.watch();
-                    let blocker = queue[i].name.clone();
-                    match self.wait_for(&blocker, own.node())? {
-                        Next::Gone => {
-                            queue.remove(i);
-                            shortcut = true;
-                        }
-                        Next::Relist => return Ok(None),
-                        Next::Requeue => {
-                            self.requeue("deleted by someone else");
-                            return Ok(None);
-                        }
-                    }
-                }
-            }
+        }
+    }
+
+    /// The lock is ours: hand the node over to the guard.
+    fn acquired(&mut self, czxid: i64) -> Acquired {
+        match std::mem::replace(&mut self.node, Node::None) {
+            Node::Mine { own, .. } => Acquired { own, czxid },
+            _ => unreachable!("the node is ours"),
         }
     }
 
