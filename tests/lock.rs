@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use support::holders::{check, read_log, record};
 use support::{Occupancy, client, hosts, wait_until};
-use zklock::{Client, CreateMode, Error, Lock, LockState, ZkError};
+use zklock::{Client, CreateMode, Error, Lock, LockState, ReadLock, WriteLock, ZkError};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -693,5 +693,106 @@ fn a_dropped_guard_is_released_for_everyone_when_drop_returns() {
                 .unwrap()
                 .expect("free for the other client"),
         );
+    }
+}
+
+/// Whether the server under test has a watch of session `session` on the
+/// absolute path `path` (its `wchp` answer: a path line, then one indented
+/// `0x<session>` line per watcher).
+fn server_watches(path: &str, session: i64) -> bool {
+    let port = support::first_host()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let out = support::four_letter(port, "wchp").unwrap_or_default();
+    let want = format!("0x{session:x}");
+    let mut current = "";
+    for line in out.lines() {
+        if line.starts_with(char::is_whitespace) {
+            if current == path && line.trim() == want {
+                return true;
+            }
+        } else {
+            current = line.trim();
+        }
+    }
+    false
+}
+
+/// The hand-off shortcut (hold at once when the watched blocker goes) must
+/// not fire when the blocker is a waiter that gives up rather than a holder
+/// that releases: the holder ahead of it still holds. The waiter behind
+/// must go back to waiting, on the holder, and take the lock only once the
+/// holder lets go. Run for a give-up by timeout and by cancel, and for an
+/// exclusive waiter and a reader (the blockers are writers).
+#[test]
+fn a_waiter_whose_blocker_gives_up_waits_for_the_holder() {
+    for (how, waiter_kind) in [
+        ("timeout", "lock"),
+        ("cancel", "lock"),
+        ("timeout", "read"),
+        ("cancel", "read"),
+    ] {
+        let (c1, root) = client();
+        let path = "/locks/gives-up";
+        // The holder and the quitter are writers: they block both kinds.
+        let holder = WriteLock::new(&c1, path).unwrap().identifier("holder");
+        let held = holder.acquire().unwrap();
+        let c2 = support::observer(&root);
+        let quitter = Arc::new(WriteLock::new(&c2, path).unwrap().identifier("quitter"));
+        let q = quitter.clone();
+        let patience = if how == "timeout" {
+            Duration::from_secs(2)
+        } else {
+            WAIT * 2
+        };
+        let quitting = std::thread::spawn(move || q.acquire_timeout(patience).map(|_| ()));
+        wait_until(WAIT, "the quitter to queue", || {
+            holder.contenders().unwrap().len() == 2
+        });
+        let c3 = support::observer(&root);
+        let acquire: Box<dyn FnOnce() -> zklock::Result<zklock::LockGuard> + Send> =
+            if waiter_kind == "lock" {
+                let l = Lock::new(&c3, path).unwrap().identifier("waiter");
+                Box::new(move || l.acquire())
+            } else {
+                let l = ReadLock::new(&c3, path).unwrap().identifier("waiter");
+                Box::new(move || l.acquire())
+            };
+        let acquired = Arc::new(AtomicBool::new(false));
+        let a = acquired.clone();
+        let waiting = std::thread::spawn(move || {
+            let g = acquire().unwrap();
+            a.store(true, Ordering::SeqCst);
+            g.fencing_token().unwrap()
+        });
+        wait_until(WAIT, "the waiter to queue", || {
+            holder.contenders().unwrap() == ["holder", "quitter", "waiter"]
+        });
+        if how == "cancel" {
+            quitter.cancel();
+        }
+        let gave_up = quitting.join().unwrap();
+        assert!(
+            matches!(gave_up, Err(Error::Timeout | Error::Cancelled)),
+            "{how}: {gave_up:?}"
+        );
+        // The server shows the waiter watching the holder's node again: it
+        // saw its blocker go and went back to waiting, without the lock.
+        let holder_node = format!("{root}{}", held.node());
+        wait_until(WAIT, "the waiter to watch the holder", || {
+            acquired.load(Ordering::SeqCst) || server_watches(&holder_node, c3.session_id())
+        });
+        assert!(
+            !acquired.load(Ordering::SeqCst),
+            "{how}/{waiter_kind}: held beside the holder"
+        );
+        assert_eq!(holder.contenders().unwrap(), ["holder", "waiter"]);
+        let holder_token = held.fencing_token().unwrap();
+        held.release().unwrap();
+        let token = waiting.join().unwrap();
+        assert!(token > holder_token);
     }
 }

@@ -13,12 +13,14 @@
 //!    block us, we hold the lock at once, without listing again (counters
 //!    only grow, so nothing can have appeared ahead of us); the waiter
 //!    right behind the holder, the usual case of a hand-off, saves the
-//!    round trip Curator and kazoo spend on a new listing. If another
-//!    blocker was ahead of it, it has most likely gone as well (the blocker
-//!    held the lock after it), and one new listing tells: checking the old
-//!    entries one by one would cost a round trip each. After any session
-//!    event or error, list again too. A waiter keeps nothing of its listing
-//!    but its blocker's name, so it costs the same however long the queue.
+//!    round trip Curator and kazoo spend on a new listing. Threads sharing
+//!    a handle know more: if a node created no earlier than the blocker has
+//!    held the lock through this handle, everything ahead of the blocker
+//!    was gone by then, for good, and we hold at once too. Otherwise one new
+//!    listing tells (checking the old entries one by one would cost a round
+//!    trip each); after any session event or error, list again as well. A
+//!    waiter keeps nothing of its listing but its blocker's name, so it
+//!    costs the same however long the queue.
 //!
 //! While it waits, a contender also watches its own node (the first time it
 //! waits): if someone deletes it, the walker must know, or it would go on
@@ -351,11 +353,16 @@ impl Walk<'_> {
         // From now on our node's deletion must wake us; it is also what
         // makes concluding from the old listing safe (see below).
         own.watch();
-        match self.wait_for(&blocker, own.node())? {
+        let (next, blocker_czxid) = self.wait_for(&blocker, own.node())?;
+        // Threads sharing this handle know more: if a node created no
+        // earlier than the blocker has held the lock through it, everything
+        // ahead of the blocker was gone by then, and stays gone.
+        let ahead_gone = holds_after || blocker_czxid.is_some_and(|z| self.at.waiter.held_since(z));
+        match next {
             // Safe only if a deletion of our own node could not have gone
             // unnoticed: with the watch confirmed, its event would have come
             // before the blocker's (the server sends them in zxid order).
-            Next::Gone if holds_after && own.armed() && !own.deleted() => {
+            Next::Gone if ahead_gone && own.armed() && !own.deleted() => {
                 log::trace!("zklock: {mine} holds: its blocker went");
                 Ok(Some(self.acquired(czxid)))
             }
@@ -369,15 +376,18 @@ impl Walk<'_> {
 
     /// The lock is ours: hand the node over to the guard.
     fn acquired(&mut self, czxid: i64) -> Acquired {
+        self.at.waiter.note_held(czxid);
         match std::mem::replace(&mut self.node, Node::None) {
             Node::Mine { own, .. } => Acquired { own, czxid },
             _ => unreachable!("the node is ours"),
         }
     }
 
-    /// Watches `blocker` and waits until it goes (or anything else happens).
-    fn wait_for(&mut self, blocker: &str, own_path: &str) -> Result<Next> {
+    /// Watches `blocker` and waits until it goes (or anything else happens);
+    /// also returns the blocker's creation zxid, once known.
+    fn wait_for(&mut self, blocker: &str, own_path: &str) -> Result<(Next, Option<i64>)> {
         let blocker_path = self.full(blocker);
+        let mut czxid = None;
         loop {
             self.at.check()?;
             let watch = Call {
@@ -387,11 +397,16 @@ impl Walk<'_> {
                 },
                 watcher: Some(Box::new(self.at.waiter.watcher(&blocker_path))),
             };
-            if let Err(f) = self.at.call(watch)? {
-                return Ok(match self.at.retryable(f, &blocker_path)? {
-                    Failure::Server(ZkError::NoNode) => Next::Gone,
-                    _ => Next::Relist,
-                });
+            match self.at.call(watch)? {
+                Ok(Response::Data(_, stat)) => czxid = Some(stat.czxid),
+                Ok(_) => {}
+                Err(f) => {
+                    let next = match self.at.retryable(f, &blocker_path)? {
+                        Failure::Server(ZkError::NoNode) => Next::Gone,
+                        _ => Next::Relist,
+                    };
+                    return Ok((next, czxid));
+                }
             }
             // The watch is set: wait for it (or anything else).
             loop {
@@ -399,18 +414,18 @@ impl Walk<'_> {
                 log::trace!("zklock: waiting for {blocker_path}, woken by {wake:?}");
                 match wake {
                     Wake::Node { path, event } if path == blocker_path => match event {
-                        EventType::NodeDeleted => return Ok(Next::Gone),
-                        EventType::Session => return Ok(Next::Relist),
+                        EventType::NodeDeleted => return Ok((Next::Gone, czxid)),
+                        EventType::Session => return Ok((Next::Relist, czxid)),
                         // Data changed: still there, watch it again.
                         _ => break,
                     },
                     Wake::Node { path, event } if path == own_path => match event {
-                        EventType::NodeDeleted => return Ok(Next::Requeue),
+                        EventType::NodeDeleted => return Ok((Next::Requeue, czxid)),
                         _ => continue,
                     },
                     // A watch of an earlier blocker firing late.
                     Wake::Node { .. } => continue,
-                    Wake::Session => return Ok(Next::Relist),
+                    Wake::Session => return Ok((Next::Relist, czxid)),
                     Wake::Cancel => return Err(Error::Cancelled),
                 }
             }

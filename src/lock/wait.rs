@@ -11,6 +11,7 @@ use crate::client::{Client, EventType, ListenerId};
 use crossbeam_channel::{Receiver, Sender, select};
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -47,6 +48,9 @@ pub(crate) struct Waiters {
     registry: Mutex<Registry>,
     client: Client,
     listener: Mutex<Option<ListenerId>>,
+    /// The largest creation zxid of a node that held the lock through this
+    /// handle: every node created before it was gone by then, for good.
+    held: AtomicI64,
 }
 
 impl Waiters {
@@ -56,6 +60,7 @@ impl Waiters {
             registry: Mutex::new(Registry::default()),
             client: client.clone(),
             listener: Mutex::new(None),
+            held: AtomicI64::new(i64::MIN),
         });
         let weak: Weak<Waiters> = Arc::downgrade(&w);
         let id = client.add_listener(move |_| {
@@ -130,6 +135,17 @@ impl Waiter {
                 event: e.event_type,
             });
         }
+    }
+
+    /// Records that our node (created in zxid `czxid`) holds the lock.
+    pub fn note_held(&self, czxid: i64) {
+        self.waiters.held.fetch_max(czxid, Ordering::SeqCst);
+    }
+
+    /// Whether a node created in `czxid` or later has held the lock through
+    /// this handle, which means every node created before `czxid` had gone.
+    pub fn held_since(&self, czxid: i64) -> bool {
+        self.waiters.held.load(Ordering::SeqCst) >= czxid
     }
 
     /// A sender that wakes this attempt.

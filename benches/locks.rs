@@ -1,0 +1,264 @@
+//! Criterion benches of zklock against a private ZooKeeper server (or
+//! `ZK_HOSTS`), started by the same harness the tests use.
+//!
+//! ```text
+//! cargo bench                    # all of them
+//! cargo bench -- contended       # a group
+//! ```
+//!
+//! - `floor`: create (ephemeral-sequential) + list + delete through the client,
+//!   one after the other, with no recipe: every other figure reads as a
+//!   ratio to it.
+//! - `uncontended`: acquire + release of each lock kind and the semaphore.
+//! - `contended`: T threads on one session (T = 2, 8, 32), and 4 threads
+//!   with a session each, taking one exclusive lock: time per hand-off (and
+//!   hand-offs per second).
+//! - `handoff`: from the holder's release call to the next waiter's acquire
+//!   returning, the waiter on another session.
+//! - `mixed`: read/write 90/10 and a 3-lease semaphore, 8 threads each.
+//! - `session`: raw create + delete from 8 threads on one client, and on a
+//!   client each: what sharing a session costs.
+//!
+//! Wait-latency distributions and comparisons with kazoo and Curator come
+//! from `scripts/bench-peers`.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+use zklock::{Client, CreateMode, Lock, ReadLock, Semaphore, WriteLock};
+
+fn root_client() -> (Client, String) {
+    support::client()
+}
+
+fn floor(c: &mut Criterion) {
+    let (client, _) = root_client();
+    client.ensure_path("/floor").unwrap();
+    c.bench_function("floor/create+list+delete", |b| {
+        b.iter(|| {
+            let (p, _) = client
+                .create("/floor/n-", b"", CreateMode::EphemeralSequential)
+                .unwrap();
+            client.get_children("/floor").unwrap();
+            client.delete(&p, None).unwrap();
+        })
+    });
+}
+
+fn uncontended(c: &mut Criterion) {
+    let (client, _) = root_client();
+    let mut g = c.benchmark_group("uncontended");
+    let lock = Lock::new(&client, "/u/lock").unwrap();
+    g.bench_function("lock", |b| {
+        b.iter(|| lock.acquire().unwrap().release().unwrap())
+    });
+    let read = ReadLock::new(&client, "/u/rw").unwrap();
+    g.bench_function("read", |b| {
+        b.iter(|| read.acquire().unwrap().release().unwrap())
+    });
+    let write = WriteLock::new(&client, "/u/rw").unwrap();
+    g.bench_function("write", |b| {
+        b.iter(|| write.acquire().unwrap().release().unwrap())
+    });
+    let sem = Semaphore::new(&client, "/u/sem", 3).unwrap();
+    g.bench_function("semaphore", |b| {
+        b.iter(|| sem.acquire().unwrap().release().unwrap())
+    });
+    g.finish();
+}
+
+/// `threads` threads take `locks[i % len]` until `iters` acquisitions are
+/// done; returns the time it took.
+fn contend(locks: &[Arc<Lock>], threads: usize, iters: u64) -> Duration {
+    let left = Arc::new(AtomicI64::new(iters as i64));
+    let barrier = Arc::new(std::sync::Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (lock, left, barrier) = (
+                locks[t % locks.len()].clone(),
+                left.clone(),
+                barrier.clone(),
+            );
+            std::thread::spawn(move || {
+                barrier.wait();
+                while left.fetch_sub(1, Ordering::SeqCst) > 0 {
+                    lock.acquire().unwrap().release().unwrap();
+                }
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    for h in handles {
+        h.join().unwrap();
+    }
+    start.elapsed()
+}
+
+fn contended(c: &mut Criterion) {
+    let (client, root) = root_client();
+    let mut g = c.benchmark_group("contended");
+    g.throughput(Throughput::Elements(1)).sample_size(10);
+    for threads in [2usize, 8, 32] {
+        let lock = Arc::new(Lock::new(&client, &format!("/c/t{threads}")).unwrap());
+        g.bench_with_input(
+            BenchmarkId::new("one_session", threads),
+            &threads,
+            |b, &t| b.iter_custom(|iters| contend(std::slice::from_ref(&lock), t, iters)),
+        );
+    }
+    let sessions: Vec<Arc<Lock>> = (0..4)
+        .map(|_| {
+            let c = Client::connect(&format!("{}{root}", support::hosts())).unwrap();
+            Arc::new(Lock::new(&c, "/c/sessions").unwrap())
+        })
+        .collect();
+    g.bench_function(BenchmarkId::new("session_each", 4), |b| {
+        b.iter_custom(|iters| contend(&sessions, 4, iters))
+    });
+    g.finish();
+}
+
+fn handoff(c: &mut Criterion) {
+    let (a, root) = root_client();
+    let b_client = Client::connect(&format!("{}{root}", support::hosts())).unwrap();
+    let holder = Lock::new(&a, "/h").unwrap();
+    let waiter = Arc::new(Lock::new(&b_client, "/h").unwrap());
+    let mut g = c.benchmark_group("handoff");
+    g.sample_size(20);
+    g.bench_function("release_to_next_acquire", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let held = holder.acquire().unwrap();
+                let w = waiter.clone();
+                let t = std::thread::spawn(move || {
+                    let g = w.acquire().unwrap();
+                    let at = Instant::now();
+                    drop(g);
+                    at
+                });
+                // Outside the measurement: wait until the waiter has queued.
+                while holder.contenders().unwrap().len() < 2 {
+                    std::thread::yield_now();
+                }
+                let released = Instant::now();
+                held.release().unwrap();
+                total += t.join().unwrap().saturating_duration_since(released);
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+fn mixed(c: &mut Criterion) {
+    let (client, _) = root_client();
+    let mut g = c.benchmark_group("mixed");
+    g.throughput(Throughput::Elements(1)).sample_size(10);
+    let read = Arc::new(ReadLock::new(&client, "/m/rw").unwrap());
+    let write = Arc::new(WriteLock::new(&client, "/m/rw").unwrap());
+    g.bench_function("read_write_90_10_8_threads", |b| {
+        b.iter_custom(|iters| {
+            let left = Arc::new(AtomicI64::new(iters as i64));
+            let start = Instant::now();
+            let hs: Vec<_> = (0..8)
+                .map(|_| {
+                    let (read, write, left) = (read.clone(), write.clone(), left.clone());
+                    std::thread::spawn(move || {
+                        loop {
+                            let n = left.fetch_sub(1, Ordering::SeqCst);
+                            if n <= 0 {
+                                break;
+                            }
+                            let g = if n % 10 == 0 {
+                                write.acquire()
+                            } else {
+                                read.acquire()
+                            };
+                            g.unwrap().release().unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            start.elapsed()
+        })
+    });
+    let sem = Arc::new(Semaphore::new(&client, "/m/sem", 3).unwrap());
+    g.bench_function("semaphore_3_leases_8_threads", |b| {
+        b.iter_custom(|iters| {
+            let left = Arc::new(AtomicI64::new(iters as i64));
+            let start = Instant::now();
+            let hs: Vec<_> = (0..8)
+                .map(|_| {
+                    let (sem, left) = (sem.clone(), left.clone());
+                    std::thread::spawn(move || {
+                        while left.fetch_sub(1, Ordering::SeqCst) > 0 {
+                            sem.acquire().unwrap().release().unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            start.elapsed()
+        })
+    });
+    g.finish();
+}
+
+fn session(c: &mut Criterion) {
+    let (client, root) = root_client();
+    client.ensure_path("/s").unwrap();
+    let own: Vec<Client> = (0..8)
+        .map(|_| Client::connect(&format!("{}{root}", support::hosts())).unwrap())
+        .collect();
+    let mut g = c.benchmark_group("session");
+    g.throughput(Throughput::Elements(1)).sample_size(10);
+    for (name, clients) in [
+        ("8_threads_one_client", vec![client.clone()]),
+        ("8_threads_client_each", own),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let left = Arc::new(AtomicI64::new(iters as i64));
+                let start = Instant::now();
+                let hs: Vec<_> = (0..8)
+                    .map(|t| {
+                        let (c, left) = (clients[t % clients.len()].clone(), left.clone());
+                        std::thread::spawn(move || {
+                            while left.fetch_sub(1, Ordering::SeqCst) > 0 {
+                                let (p, _) = c
+                                    .create("/s/n-", b"", CreateMode::EphemeralSequential)
+                                    .unwrap();
+                                c.delete(&p, None).unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                for h in hs {
+                    h.join().unwrap();
+                }
+                start.elapsed()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    targets = floor, uncontended, contended, handoff, mixed, session
+}
+criterion_main!(benches);

@@ -1,0 +1,180 @@
+//! The lock workloads `scripts/bench-peers` runs with zklock, kazoo and
+//! Curator alike (see `benches/peers/` for the other two), printing one
+//! `result ...` line each.
+//!
+//! ```text
+//! workload HOSTS PATH floor N              create(ephemeral-sequential) + list + delete, N times
+//! workload HOSTS PATH uncontended N        Lock acquire + release, N times
+//! workload HOSTS PATH threads T SECS S     T threads on S sessions (1 or T) contend for one Lock
+//! workload HOSTS PATH rw T SECS            T threads, 90 % ReadLock, 10 % WriteLock
+//! workload HOSTS PATH sem T SECS LEASES    T threads on one Semaphore of LEASES
+//! ```
+//!
+//! For `threads`: hand-offs per second, the wait in acquire (p50, p99), and
+//! the hand-off latency from the release call returning (and from it
+//! starting) to the next holder's acquire returning.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use zklock::{Client, CreateMode, Lock, ReadLock, Semaphore, WriteLock};
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// `a - b` in milliseconds, negative if `a` came first.
+fn signed_ms(a: Instant, b: Instant) -> f64 {
+    if a >= b { ms(a - b) } else { -ms(b - a) }
+}
+
+/// What each holding left behind: (acquire returned, release started,
+/// release returned), and the wait in acquire.
+type Timeline = Vec<(Instant, Instant, Instant, f64)>;
+
+fn report_threads(timeline: Timeline, secs: f64) {
+    let mut waits: Vec<f64> = timeline.iter().map(|t| t.3).collect();
+    let mut t = timeline;
+    t.sort_by_key(|x| x.0);
+    let (mut from_return, mut from_start) = (Vec::new(), Vec::new());
+    for w in t.windows(2) {
+        let (prev, next) = (&w[0], &w[1]);
+        // A transition is a hand-off if the next holder was already waiting.
+        from_start.push(signed_ms(next.0, prev.1));
+        // Negative when the next holder had the lock before the release
+        // call returned (its wake-up overtook the delete's reply).
+        from_return.push(signed_ms(next.0, prev.2));
+    }
+    let n = t.len();
+    println!(
+        "result ops={n} secs={secs:.3} per_sec={:.1} p50_ms={:.3} p99_ms={:.3} \
+         handoff_p50_ms={:.3} handoff_from_start_p50_ms={:.3}",
+        n as f64 / secs,
+        pct(&mut waits.clone(), 0.5),
+        pct(&mut waits, 0.99),
+        pct(&mut from_return, 0.5),
+        pct(&mut from_start, 0.5),
+    );
+}
+
+fn main() -> zklock::Result<()> {
+    let a: Vec<String> = std::env::args().skip(1).collect();
+    let (hosts, path, what) = (&a[0], &a[1], a[2].as_str());
+    let num = |i: usize| a[i].parse::<u64>().expect("a number");
+    let client = Client::connect(hosts)?;
+    match what {
+        "floor" | "uncontended" => {
+            let n = num(3);
+            client.ensure_path(path)?;
+            let lock = Lock::new(&client, path)?;
+            let prefix = format!("{path}/n-");
+            let start = Instant::now();
+            for _ in 0..n {
+                if what == "floor" {
+                    let (p, _) = client.create(&prefix, b"", CreateMode::EphemeralSequential)?;
+                    client.get_children(path)?;
+                    client.delete(&p, None)?;
+                } else {
+                    lock.acquire()?.release()?;
+                }
+            }
+            let took = start.elapsed();
+            println!(
+                "result ops={n} secs={:.3} ms_per_op={:.3}",
+                took.as_secs_f64(),
+                ms(took) / n as f64
+            );
+        }
+        "threads" => {
+            let (threads, secs, sessions) = (num(3) as usize, num(4), num(5));
+            client.ensure_path(path)?;
+            let stop = Arc::new(AtomicBool::new(false));
+            let timeline = Arc::new(parking_lot::Mutex::new(Timeline::new()));
+            let shared = Arc::new(Lock::new(&client, path)?);
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let (stop, timeline) = (stop.clone(), timeline.clone());
+                    let lock = if sessions == 1 {
+                        shared.clone()
+                    } else {
+                        Arc::new(Lock::new(&Client::connect(hosts).unwrap(), path).unwrap())
+                    };
+                    std::thread::spawn(move || {
+                        while !stop.load(Ordering::Relaxed) {
+                            let asked = Instant::now();
+                            let g = lock.acquire().unwrap();
+                            let got = Instant::now();
+                            let rel = Instant::now();
+                            g.release().unwrap();
+                            let done = Instant::now();
+                            timeline.lock().push((got, rel, done, ms(got - asked)));
+                        }
+                    })
+                })
+                .collect();
+            let start = Instant::now();
+            std::thread::sleep(Duration::from_secs(secs)); // the run's length
+            stop.store(true, Ordering::Relaxed);
+            let secs = start.elapsed().as_secs_f64();
+            for h in handles {
+                h.join().unwrap();
+            }
+            let t = std::mem::take(&mut *timeline.lock());
+            report_threads(t, secs);
+        }
+        "rw" | "sem" => {
+            let (threads, secs) = (num(3) as usize, num(4));
+            let leases = if what == "sem" { num(5) as u32 } else { 0 };
+            let stop = Arc::new(AtomicBool::new(false));
+            let ops = Arc::new(AtomicU64::new(0));
+            let read = Arc::new(ReadLock::new(&client, path)?);
+            let write = Arc::new(WriteLock::new(&client, path)?);
+            let sem = Arc::new(Semaphore::new(&client, path, leases.max(1))?);
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (stop, ops) = (stop.clone(), ops.clone());
+                    let (read, write, sem) = (read.clone(), write.clone(), sem.clone());
+                    let is_sem = what == "sem";
+                    std::thread::spawn(move || {
+                        let mut i = t as u64;
+                        while !stop.load(Ordering::Relaxed) {
+                            i += 1;
+                            let g = if is_sem {
+                                sem.acquire()
+                            } else if i.is_multiple_of(10) {
+                                write.acquire()
+                            } else {
+                                read.acquire()
+                            };
+                            g.unwrap().release().unwrap();
+                            ops.fetch_add(1, Ordering::Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            let start = Instant::now();
+            std::thread::sleep(Duration::from_secs(secs)); // the run's length
+            stop.store(true, Ordering::Relaxed);
+            let secs = start.elapsed().as_secs_f64();
+            for h in handles {
+                h.join().unwrap();
+            }
+            let n = ops.load(Ordering::Relaxed);
+            println!(
+                "result ops={n} secs={secs:.3} per_sec={:.1}",
+                n as f64 / secs
+            );
+        }
+        other => panic!("unknown workload {other}"),
+    }
+    client.close();
+    Ok(())
+}
