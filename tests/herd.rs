@@ -110,8 +110,11 @@ fn a_release_wakes_one_of_1000_waiters() {
         "exactly one woke each time"
     );
 
-    go_tx.send(()).unwrap();
+    // Cancel the waiters before the last holder lets go, or the next one
+    // could take the lock first; then no holder waits for a `go` again.
     lock.cancel();
+    go_tx.send(()).unwrap();
+    drop(go_tx);
     let cancelled = waiters
         .into_iter()
         .map(|t| t.join().unwrap())

@@ -22,10 +22,12 @@
 //!    waiter keeps nothing of its listing but its blocker's name, so it
 //!    costs the same however long the queue.
 //!
-//! While it waits, a contender also watches its own node (the first time it
-//! waits): if someone deletes it, the walker must know, or it would go on
-//! to "hold" a lock with no node, alongside the next contender. It then
-//! queues again at the back, as kazoo does.
+//! A contender must never go on to "hold" a lock with no node (someone may
+//! delete it), alongside the next contender: a new listing shows whether
+//! the node is there, and to hold without one, a waiter first watches its
+//! own node (only when it may hold without listing: a request per hand-off
+//! otherwise spent for nothing). A contender whose node went queues again
+//! at the back, as kazoo does.
 //!
 //! If the reply to the create is lost, the node may or may not exist: the
 //! walker lists the directory and looks for its unique prefix before it
@@ -350,9 +352,15 @@ impl Walk<'_> {
         // Nothing else of the listing is kept: a waiter costs the same
         // however long the queue.
         drop(queue);
-        // From now on our node's deletion must wake us; it is also what
-        // makes concluding from the old listing safe (see below).
-        own.watch();
+        // Our own node's watch is what makes concluding without a new
+        // listing safe (see below), so it is set when that can happen: the
+        // blocker is our last one, or other attempts of this handle may hold
+        // before us (see `held_since`). Otherwise the blocker's going leads
+        // to a new listing anyway, and that listing checks our node: a
+        // watch would be one request per hand-off for nothing.
+        if holds_after || self.at.waiter.others_in_flight() {
+            own.watch();
+        }
         let (next, blocker_czxid) = self.wait_for(&blocker, own.node())?;
         // Threads sharing this handle know more: if a node created no
         // earlier than the blocker has held the lock through it, everything

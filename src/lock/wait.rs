@@ -137,6 +137,12 @@ impl Waiter {
         }
     }
 
+    /// Whether other attempts of this handle are under way (and so may
+    /// hold the lock before this one).
+    pub fn others_in_flight(&self) -> bool {
+        self.waiters.registry.lock().live.len() > 1
+    }
+
     /// Records that our node (created in zxid `czxid`) holds the lock.
     pub fn note_held(&self, czxid: i64) {
         self.waiters.held.fetch_max(czxid, Ordering::SeqCst);
