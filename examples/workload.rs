@@ -120,13 +120,7 @@ fn main() -> zklock::Result<()> {
                     })
                 })
                 .collect();
-            let start = Instant::now();
-            std::thread::sleep(Duration::from_secs(secs)); // the run's length
-            stop.store(true, Ordering::Relaxed);
-            let secs = start.elapsed().as_secs_f64();
-            for h in handles {
-                h.join().unwrap();
-            }
+            let secs = run_for(secs, &stop, handles);
             let t = std::mem::take(&mut *timeline.lock());
             report_threads(t, secs);
         }
@@ -160,13 +154,7 @@ fn main() -> zklock::Result<()> {
                     })
                 })
                 .collect();
-            let start = Instant::now();
-            std::thread::sleep(Duration::from_secs(secs)); // the run's length
-            stop.store(true, Ordering::Relaxed);
-            let secs = start.elapsed().as_secs_f64();
-            for h in handles {
-                h.join().unwrap();
-            }
+            let secs = run_for(secs, &stop, handles);
             let n = ops.load(Ordering::Relaxed);
             println!(
                 "result ops={n} secs={secs:.3} per_sec={:.1}",
@@ -177,4 +165,17 @@ fn main() -> zklock::Result<()> {
     }
     client.close();
     Ok(())
+}
+
+/// Lets `handles` run for `secs` seconds (the run's length), then stops
+/// them and waits for them; returns how long they ran, in seconds.
+fn run_for(secs: u64, stop: &AtomicBool, handles: Vec<std::thread::JoinHandle<()>>) -> f64 {
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    let took = start.elapsed().as_secs_f64();
+    for h in handles {
+        h.join().unwrap();
+    }
+    took
 }

@@ -322,6 +322,12 @@ impl Cluster {
     /// Every queue node as one server sees it, after a sync (so the server
     /// has applied everything the leader had committed when it was asked):
     /// (path, counter). `None` if the server does not answer.
+    ///
+    /// Lock directories are containers: the server reaps them when empty,
+    /// and a re-created one counts from 0 again. So each path names the
+    /// directory's incarnation (`/rw@<its czxid>/...`), and only nodes of
+    /// one incarnation are compared. Leases of the kazoo-layout semaphore
+    /// (`/sem`) are not sequential: counter -1, never compared by counter.
     fn view(&self, server: usize) -> Option<Vec<(String, i64)>> {
         let c = Client::builder(&format!("{}{}", self.ens.servers[server].addr(), self.root))
             .connect_timeout(Duration::from_secs(5))
@@ -330,12 +336,15 @@ impl Cluster {
         c.sync("/").ok()?;
         let mut v = Vec::new();
         for dir in ["/lock", "/rw", "/sem-__lock__", "/sem"] {
-            for k in c.get_children(dir).unwrap_or_default() {
-                let seq = k
-                    .rsplit(|ch: char| !ch.is_ascii_digit())
-                    .next()
-                    .unwrap_or("");
-                v.push((format!("{dir}/{k}"), seq.parse().unwrap_or(-1)));
+            let Ok((kids, stat)) = c.get_children_stat(dir) else {
+                continue;
+            };
+            for k in kids {
+                let seq = match k.len().checked_sub(10) {
+                    Some(at) if dir != "/sem" => k[at..].parse().unwrap_or(-1),
+                    _ => -1,
+                };
+                v.push((format!("{dir}@{}/{k}", stat.czxid), seq));
             }
         }
         Some(v)

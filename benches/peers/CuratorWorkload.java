@@ -28,6 +28,17 @@ public class CuratorWorkload {
         return c;
     }
 
+    /** Runs the threads for secs seconds (the run's length), then stops and joins them; returns how long they ran. */
+    static double runFor(int secs, AtomicBoolean stop, List<Thread> ts) throws InterruptedException {
+        long start = System.nanoTime();
+        for (Thread t : ts) t.start();
+        Thread.sleep(secs * 1000L);
+        stop.set(true);
+        double took = (System.nanoTime() - start) / 1e9;
+        for (Thread t : ts) t.join();
+        return took;
+    }
+
     static double pct(List<Double> v, double p) {
         if (v.isEmpty()) return Double.NaN;
         List<Double> s = new ArrayList<>(v);
@@ -78,12 +89,7 @@ public class CuratorWorkload {
                     }
                 }));
             }
-            long start = System.nanoTime();
-            for (Thread t : ts) t.start();
-            Thread.sleep(secs * 1000L); // the run's length
-            stop.set(true);
-            double took = (System.nanoTime() - start) / 1e9;
-            for (Thread t : ts) t.join();
+            double took = runFor(secs, stop, ts);
             List<double[]> tl = new ArrayList<>(timeline);
             tl.sort((x, y) -> Double.compare(x[0], y[0]));
             List<Double> waits = new ArrayList<>(), fromReturn = new ArrayList<>(), fromStart = new ArrayList<>();
@@ -128,12 +134,7 @@ public class CuratorWorkload {
                     }
                 }));
             }
-            long start = System.nanoTime();
-            for (Thread t : ts) t.start();
-            Thread.sleep(secs * 1000L); // the run's length
-            stop.set(true);
-            double took = (System.nanoTime() - start) / 1e9;
-            for (Thread t : ts) t.join();
+            double took = runFor(secs, stop, ts);
             System.out.printf("result ops=%d secs=%.3f per_sec=%.1f%n", ops.get(), took, ops.get() / took);
         }
         zk.close();

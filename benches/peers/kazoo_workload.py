@@ -20,6 +20,21 @@ def pct(v, p):
     return v[int(round((len(v) - 1) * p))]
 
 
+def run_for(secs, stop, run, threads):
+    """Runs `run(i)` on `threads` threads for `secs` seconds (the run's
+    length), then stops and joins them; returns how long they ran."""
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    start = time.monotonic()
+    for t in ts:
+        t.start()
+    time.sleep(secs)
+    stop.set()
+    took = time.monotonic() - start
+    for t in ts:
+        t.join()
+    return took
+
+
 def client(hosts):
     c = KazooClient(hosts=hosts, timeout=10.0)
     c.start(timeout=30)
@@ -66,15 +81,7 @@ def main():
                 with mutex:
                     timeline.append((got, rel, done, (got - asked) * 1e3))
 
-        ts = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-        start = time.monotonic()
-        for t in ts:
-            t.start()
-        time.sleep(secs)  # the run's length
-        stop.set()
-        took = time.monotonic() - start
-        for t in ts:
-            t.join()
+        took = run_for(secs, stop, run, threads)
         waits = [t[3] for t in timeline]
         timeline.sort()
         from_return = [(b[0] - a[2]) * 1e3 for a, b in zip(timeline, timeline[1:])]
@@ -103,15 +110,7 @@ def main():
                 with mutex:
                     count[0] += 1
 
-        ts = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
-        start = time.monotonic()
-        for t in ts:
-            t.start()
-        time.sleep(secs)  # the run's length
-        stop.set()
-        took = time.monotonic() - start
-        for t in ts:
-            t.join()
+        took = run_for(secs, stop, run, threads)
         print("result ops=%d secs=%.3f per_sec=%.1f" % (count[0], took, count[0] / took))
     zk.stop()
     zk.close()
