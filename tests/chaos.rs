@@ -354,13 +354,19 @@ impl Cluster {
     /// another server has seen deleted (it is below that server's lowest
     /// node there, and absent) but this one still shows after a later sync;
     /// or a node alive on another server before and after this server's
-    /// view, yet missing from it. Returns (server, what is wrong).
-    fn divergences(&self) -> Vec<(usize, String)> {
+    /// view, yet missing from it. Returns (server, what is wrong) and the
+    /// servers to resync: for each node in question, the minority (the
+    /// servers that show a node most do not, or miss one most show). A
+    /// ghost on one server also makes the others look as if they "miss"
+    /// it; resyncing those would copy the ghost everywhere (a resynced
+    /// server may take its state from the wrong one).
+    fn divergences(&self) -> (Vec<(usize, String)>, Vec<usize>) {
         let n = self.ens.servers.len();
         // Views in rotation: s1, s2, s3, then s1, s2, s3 again.
         let first: Vec<Option<Vec<(String, i64)>>> = (0..n).map(|s| self.view(s)).collect();
         let second: Vec<Option<Vec<(String, i64)>>> = (0..n).map(|s| self.view(s)).collect();
         let mut found = Vec::new();
+        let mut nodes = std::collections::BTreeSet::new();
         for a in 0..n {
             let Some(later) = &second[a] else { continue };
             for b in (0..n).filter(|&b| b != a) {
@@ -385,6 +391,7 @@ impl Cluster {
                     for (p, seq) in &a_now {
                         if *seq >= 0 && *seq < b_low && !b_then.iter().any(|(q, _)| q == p) {
                             found.push((a, format!("keeps {p}, deleted on server {}", b + 1)));
+                            nodes.insert(p.clone());
                         }
                     }
                 }
@@ -399,6 +406,7 @@ impl Cluster {
                     {
                         if !later.iter().any(|(q, _)| q == p) {
                             found.push((a, format!("misses {p}, alive on server {}", b + 1)));
+                            nodes.insert(p.clone());
                         }
                     }
                 }
@@ -406,7 +414,22 @@ impl Cluster {
         }
         found.sort();
         found.dedup();
-        found
+        let mut heal = std::collections::BTreeSet::new();
+        for p in &nodes {
+            let has: Vec<usize> = (0..n)
+                .filter(|&s| {
+                    second[s]
+                        .as_ref()
+                        .is_some_and(|v| v.iter().any(|(q, _)| q == p))
+                })
+                .collect();
+            if has.len() * 2 < n {
+                heal.extend(has);
+            } else {
+                heal.extend((0..n).filter(|s| !has.contains(s)));
+            }
+        }
+        (found, heal.into_iter().collect())
     }
 
     /// Resyncs a diverged server from scratch: stop, wipe, start.
@@ -619,16 +642,15 @@ fn drive(total: Duration, kinds: &[&'static str], runs: &[Run]) -> bool {
             // crash: ZOOKEEPER-4785) keeps nodes the others deleted, and its
             // clients wait on them for ever. No client can fix that; report
             // it as what it is, and resync the server so the run goes on.
-            let diverged = cluster.divergences();
+            let (diverged, healed) = cluster.divergences();
             for (server, what) in &diverged {
                 eprintln!(
                     "chaos: DIVERGENCE after {kind}: server {} {what}",
                     server + 1
                 );
             }
-            let mut healed: Vec<usize> = diverged.iter().map(|(s, _)| *s).collect();
-            healed.dedup();
             for s in &healed {
+                eprintln!("chaos: resyncing server {} (the odd one out)", s + 1);
                 cluster.heal(*s);
             }
             if !healed.is_empty() {
