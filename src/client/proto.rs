@@ -47,7 +47,7 @@ pub(crate) mod xid {
 ///
 /// [`ZkError::ConnectionLoss`] and [`ZkError::SessionExpired`] never reach
 /// users inside [`crate::Error::ZooKeeper`]: they have their own variants,
-/// [`crate::Error::ConnectionLoss`] and [`crate::Error::SessionExpired`].
+/// [`crate::Error::ConnectionLoss`] and [`crate::Error::SessionLost`].
 ///
 /// ```
 /// assert_eq!(zklock::ZkError::from_code(-101), zklock::ZkError::NoNode);

@@ -2,7 +2,7 @@
 //! the lock, and if not, which single node must go first?
 //!
 //! This is the whole difference between the lock kinds; the queue walker
-//! ([`super::queue`]) does everything else the same way for all of them, as
+//! (`lock::queue`, internal) does everything else the same way for all of them, as
 //! Curator's `LockInternals` does with its `LockInternalsDriver`. The answers
 //! are pure functions of the queue, tested here without a server.
 //!
