@@ -49,6 +49,8 @@ pub mod client;
 mod error;
 pub mod lock;
 pub mod path;
+#[cfg(test)]
+mod test_rng;
 
 pub use client::{
     Acl, Client, ClientBuilder, ClientStats, CreateMode, EventType, ListenerId, Op, OpResult,

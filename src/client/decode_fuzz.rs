@@ -9,22 +9,7 @@
 
 use super::jute::{Reader, Writer, frame_len};
 use super::proto::{Acl, ConnectResponse, Notification, ReplyHeader, Stat, decode_response, op};
-
-/// xorshift64*: small, deterministic, good enough to drive mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use crate::test_rng::Rng;
 
 fn stat() -> Stat {
     Stat {

@@ -43,7 +43,7 @@ pub struct Contender {
 }
 
 /// Markers that end the text before the counter, and the role they mean.
-const MARKERS: &[(&str, Role)] = &[
+pub(crate) const MARKERS: &[(&str, Role)] = &[
     ("__lock__", Role::Writer),
     ("__rlock__", Role::Reader),
     ("-lock-", Role::Writer),

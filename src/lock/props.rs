@@ -3,28 +3,10 @@
 //! directory listings. Deterministic (fixed seeds), so a failure reproduces;
 //! `ZKLOCK_PROP_ITERS` runs them longer.
 
-use super::name::{self, Contender, Role};
+use super::name::{self, Contender, MARKERS, Role};
 use super::strategy::{Decision, has_read_lock, has_write_lock};
 use crate::path;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len())]
-    }
-}
+use crate::test_rng::Rng;
 
 fn iters(default: usize) -> usize {
     std::env::var("ZKLOCK_PROP_ITERS")
@@ -69,16 +51,6 @@ fn path_validation_accepts_only_what_the_rules_allow() {
         }
     }
 }
-
-const MARKERS: &[(&str, Role)] = &[
-    ("__lock__", Role::Writer),
-    ("__rlock__", Role::Reader),
-    ("-lock-", Role::Writer),
-    ("-write-", Role::Writer),
-    ("-read-", Role::Reader),
-    ("__WRIT__", Role::Writer),
-    ("__READ__", Role::Reader),
-];
 
 fn random_counter(rng: &mut Rng) -> i32 {
     match rng.below(4) {
