@@ -119,6 +119,7 @@ impl Semaphore {
     /// not stored, so it is not checked either).
     pub fn flavor(mut self, flavor: Flavor) -> Self {
         let id = String::from_utf8_lossy(&self.identifier).into_owned();
+        // Cannot fail: `new` validated the path the internal lock derives from.
         if let Ok(lock) = internal_lock(&self.client, &self.path, flavor, &id) {
             self.lock = lock;
             self.flavor = flavor;
@@ -365,19 +366,13 @@ impl Semaphore {
                     },
                 };
                 let existing = ours.map(|name| path::join(dir, name));
-                match at.call(Call::new(request))? {
-                    Ok(Response::Created(lease, stat)) => {
-                        let own = Ownership::new(&self.client, lease, at.epoch, true);
-                        return Ok(Some(LockGuard::new(own, stat.czxid)));
-                    }
-                    Ok(Response::Stat(stat)) => {
-                        let lease = existing.expect("an existing lease");
-                        let own = Ownership::new(&self.client, lease, at.epoch, true);
-                        return Ok(Some(LockGuard::new(own, stat.czxid)));
-                    }
-                    Ok(r) => return Err(Error::Protocol(format!("lease answered {r:?}"))),
-                    Err(Failure::Server(ZkError::NodeExists)) => continue,
-                    Err(f) => {
+                let (lease, stat) = match (at.call(Call::new(request))?, existing) {
+                    (Ok(Response::Created(lease, stat)), _) => (lease, stat),
+                    // The exists of a lease we found.
+                    (Ok(Response::Stat(stat)), Some(lease)) => (lease, stat),
+                    (Ok(r), _) => return Err(Error::Protocol(format!("lease answered {r:?}"))),
+                    (Err(Failure::Server(ZkError::NodeExists)), _) => continue,
+                    (Err(f), _) => {
                         *in_doubt |= ours.is_none()
                             && matches!(f, Failure::ConnectionLoss | Failure::Timeout);
                         match at.retryable(f, dir)? {
@@ -391,7 +386,9 @@ impl Semaphore {
                         }
                         continue;
                     }
-                }
+                };
+                let own = Ownership::new(&self.client, lease, at.epoch, true);
+                return Ok(Some(LockGuard::new(own, stat.czxid)));
             }
             if !wait {
                 return Ok(None);
