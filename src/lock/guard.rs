@@ -91,10 +91,11 @@ impl LockGuard {
 
     /// Whether the lock is held, suspended or lost. No round trip: it
     /// combines the session's state with a watch on the guard's own node.
-    /// That watch is set when an acquire has to wait, and otherwise by the
-    /// first call to this, `check`, `fencing_token`, `state_changes` or
-    /// `on_lost` (without waiting for the server), so a deletion of the node
-    /// by someone else is seen from then on.
+    /// A waiting acquire may have set that watch already (when it could
+    /// take the lock without listing again); otherwise the first call to
+    /// this, `check`, `fencing_token`, `state_changes` or `on_lost` sets it
+    /// (without waiting for the server), so a deletion of the node by
+    /// someone else is seen from then on.
     ///
     /// An ephemeral lock lives and dies with the session that created it,
     /// and with its node. A persistent one (`.ephemeral(false)`) outlives

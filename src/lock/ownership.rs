@@ -7,9 +7,9 @@
 //! tool) into `Lost` at once; together with the session's events, that is
 //! everything a holder can lose its lock to.
 //!
-//! The watch is set when the contender starts waiting (the walker's hand-off
-//! shortcut is only safe with it: a deleted waiter must not go on to "hold"),
-//! and otherwise the first time anyone asks about the lock (`check`,
+//! The watch is set when a waiting contender may take the lock without
+//! listing again (the walker's hand-off shortcut is only safe with it: a
+//! deleted waiter must not go on to "hold"), and otherwise the first time anyone asks about the lock (`check`,
 //! `state`, `fencing_token`, `state_changes`, `on_lost`): a plain
 //! acquire-and-release then costs the recipe's three requests, and a holder
 //! that checks pays one more, sent without waiting for its reply.
