@@ -66,6 +66,16 @@ pub enum Error {
         /// The rule it broke.
         reason: &'static str,
     },
+    /// The connect string names a chroot that does not exist on the
+    /// server, so nothing can be created under it. zklock does not create
+    /// it: a chroot is usually shared, and a typo in it would otherwise
+    /// start a tree nobody reads. Create it once (from a client connected
+    /// without the chroot: `ensure_path`), or fix the connect string.
+    #[error("the chroot {chroot} does not exist on the server; create it first")]
+    ChrootMissing {
+        /// The chroot, as in the connect string.
+        chroot: String,
+    },
     /// Any other argument out of range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

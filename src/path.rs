@@ -61,6 +61,9 @@ fn validate_inner(path: &str, sequential: bool) -> Result<()> {
             invalid(path, "control or reserved character in path")
         });
     }
+    if path.contains("//") {
+        return Err(invalid(path, "empty segment ('//') in path"));
+    }
     let body = &path[1..];
     let body = match body.strip_suffix('/') {
         Some(b) if sequential => b,
@@ -78,6 +81,38 @@ fn validate_inner(path: &str, sequential: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Checks a path for a lock, a semaphore or any other recipe: a valid path,
+/// not the root, and not in the tree ZooKeeper reserves for itself
+/// (`/zookeeper`, where the server refuses new nodes) once `chroot` (the
+/// connect string's, `""` for none) is put in front of it.
+///
+/// # Errors
+/// [`Error::InvalidPath`] naming the rule broken.
+pub(crate) fn validate_recipe(path: &str, chroot: &str) -> Result<()> {
+    validate(path)?;
+    if path == "/" {
+        return Err(invalid(path, "a recipe cannot live at the root"));
+    }
+    let server = format!("{chroot}{path}");
+    if server == "/zookeeper" || server.starts_with("/zookeeper/") {
+        return Err(invalid(
+            path,
+            "the /zookeeper tree is reserved for ZooKeeper itself",
+        ));
+    }
+    Ok(())
+}
+
+/// `path` and each of its ancestors below the root, top-down:
+/// `/a/b/c` gives `/a`, `/a/b`, `/a/b/c`.
+pub(crate) fn lineage(path: &str) -> Vec<&str> {
+    path.match_indices('/')
+        .skip(1)
+        .map(|(i, _)| &path[..i])
+        .chain((path != "/").then_some(path))
+        .collect()
 }
 
 /// Joins a parent path and a child name.
@@ -144,5 +179,46 @@ mod tests {
         assert_eq!(join("/a", "b"), "/a/b");
         assert_eq!(parent("/a/b"), "/a");
         assert_eq!(parent("/a"), "/");
+    }
+
+    #[test]
+    fn lineage_is_top_down() {
+        assert_eq!(lineage("/a/b/c"), vec!["/a", "/a/b", "/a/b/c"]);
+        assert_eq!(lineage("/a"), vec!["/a"]);
+        assert!(lineage("/").is_empty());
+    }
+
+    #[test]
+    fn double_slashes_are_empty_segments() {
+        for p in ["//", "/a//", "//a"] {
+            match validate(p) {
+                Err(Error::InvalidPath { reason, .. }) => {
+                    assert_eq!(reason, "empty segment ('//') in path", "{p:?}")
+                }
+                other => panic!("{p:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn recipes_stay_out_of_the_reserved_tree() {
+        for (p, chroot) in [
+            ("/zookeeper", ""),
+            ("/zookeeper/x", ""),
+            ("/", ""),
+            ("/x", "/zookeeper"),
+        ] {
+            assert!(
+                validate_recipe(p, chroot).is_err(),
+                "{p:?} under {chroot:?}"
+            );
+        }
+        for (p, chroot) in [
+            ("/zookeeper", "/app"),
+            ("/zookeeperish", ""),
+            ("/a/zookeeper", ""),
+        ] {
+            validate_recipe(p, chroot).unwrap();
+        }
     }
 }

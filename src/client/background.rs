@@ -117,7 +117,8 @@ impl Shared {
     /// client is connected, again if a connection loss swallows the request,
     /// until the server answers. `on_reply` gets that answer (`Ok` when the
     /// watch is set; `NoNode` when there is nothing to watch; `SessionLost`
-    /// if the session ended first).
+    /// if the session ended first), and before it every `ConnectionLoss`
+    /// that makes the client send the request again.
     pub fn watch_in_background(
         self: &Arc<Self>,
         path: String,
@@ -269,8 +270,18 @@ fn completion(weak: Weak<Shared>, id: u64) -> impl FnOnce(Reply) + Send {
             r.as_ref().map(|_| ())
         );
         if matches!(r, Err(Failure::ConnectionLoss) | Err(Failure::Timeout)) {
-            // Retried on the next connection (or the next send).
+            // Retried on the next connection (or the next send). A watch's
+            // owner may be waiting for it to be confirmed: tell it that it
+            // is not, yet.
             b.entries[pos].in_flight = false;
+            let owner = match &b.entries[pos].job {
+                Job::Watch { on_reply, .. } => Some(on_reply.clone()),
+                Job::Delete { .. } => None,
+            };
+            drop(b);
+            if let Some(on_reply) = owner {
+                on_reply(r);
+            }
             return;
         }
         let entry = b.entries.remove(pos);

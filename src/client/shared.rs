@@ -21,8 +21,8 @@ use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 /// Settings fixed at connect time.
@@ -110,6 +110,11 @@ pub(crate) struct Outbound {
 }
 
 impl Outbound {
+    /// The xid the next request will get.
+    fn peek_xid(&self) -> i32 {
+        self.next_xid
+    }
+
     fn next_xid(&mut self) -> i32 {
         let x = self.next_xid;
         // Negative xids are reserved for pings, auth and notifications.
@@ -317,38 +322,40 @@ impl Shared {
     }
 
     /// Sends `calls` back-to-back in one write, in session `epoch`, and
-    /// returns one receiver per call, in order. Waits for a connection until
-    /// `deadline` if there is none.
+    /// returns one reply handle per call, in order. Waits for a connection
+    /// until `deadline` if there is none.
     pub fn send(
-        &self,
+        self: &Arc<Self>,
         epoch: u64,
         calls: Vec<Call>,
         deadline: Instant,
-    ) -> Result<Vec<Receiver<Reply>>, Failure> {
+    ) -> Result<Vec<ReplyRx>, Failure> {
         let mut out = self.writable(epoch, deadline)?;
         let mut rxs = Vec::with_capacity(calls.len());
         for call in calls {
             let (tx, rx) = crossbeam_channel::bounded(1);
-            if let Err((f, _)) = self.enqueue(&mut out, call, Completion::Caller(tx)) {
+            let xid = out.peek_xid();
+            match self.enqueue(&mut out, call, Completion::Caller(tx)) {
+                Ok(()) => rxs.push(ReplyRx {
+                    xid: Some(xid),
+                    rx,
+                    shared: Arc::downgrade(self),
+                }),
                 // Earlier calls of the batch still go out; this one fails.
-                let (tx, rx) = crossbeam_channel::bounded(1);
-                let _ = tx.send(Err(f));
-                rxs.push(rx);
-                continue;
+                Err((f, _)) => rxs.push(ReplyRx::ready(Err(f))),
             }
-            rxs.push(rx);
         }
         out.flush();
         Ok(rxs)
     }
 
     /// Sends one request and waits for its reply until `deadline`.
-    pub fn call(&self, epoch: u64, call: Call, deadline: Instant) -> Reply {
-        let rx = self
-            .send(epoch, vec![call], deadline)?
-            .pop()
-            .expect("one receiver per call");
-        wait_reply(&rx, deadline)
+    pub fn call(self: &Arc<Self>, epoch: u64, call: Call, deadline: Instant) -> Reply {
+        match self.send(epoch, vec![call], deadline)?.pop() {
+            Some(rx) => wait_reply(&rx, deadline),
+            // `send` returns one handle per call.
+            None => Err(Failure::Protocol("no reply handle".into())),
+        }
     }
 
     /// Sends an auth packet and waits for the server's verdict.
@@ -361,7 +368,7 @@ impl Shared {
             proto::encode_auth(out.buf(), scheme, auth);
             out.flush();
         }
-        let r = wait_reply(&rx, deadline);
+        let r = recv_reply(&rx, deadline);
         if r.is_ok() {
             self.auths.lock().push((scheme.to_string(), auth.to_vec()));
         }
@@ -369,8 +376,57 @@ impl Shared {
     }
 }
 
+/// The receiving end of one request's reply. A caller that gives up on the
+/// reply (deadline, cancel, error) drops it, and with it the request's
+/// pending entry: a server that never answers costs the client nothing
+/// per abandoned call.
+pub(crate) struct ReplyRx {
+    /// `None` for a reply that was there from the start (a refused request).
+    xid: Option<i32>,
+    rx: Receiver<Reply>,
+    shared: Weak<Shared>,
+}
+
+impl ReplyRx {
+    /// A handle whose reply is `r`, without a request behind it.
+    pub fn ready(r: Reply) -> ReplyRx {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let _ = tx.send(r);
+        ReplyRx {
+            xid: None,
+            rx,
+            shared: Weak::new(),
+        }
+    }
+
+    /// The channel the reply arrives on (once).
+    pub fn receiver(&self) -> &Receiver<Reply> {
+        &self.rx
+    }
+}
+
+impl Drop for ReplyRx {
+    fn drop(&mut self) {
+        // Still pending (the completion holds the sender): forget it. A reply
+        // that comes later is then dropped by the I/O thread as unknown.
+        if let Some(xid) = self.xid
+            && matches!(
+                self.rx.try_recv(),
+                Err(crossbeam_channel::TryRecvError::Empty)
+            )
+            && let Some(shared) = self.shared.upgrade()
+        {
+            shared.pending.lock().remove(&xid);
+        }
+    }
+}
+
 /// Waits for a reply until `deadline`.
-pub(crate) fn wait_reply(rx: &Receiver<Reply>, deadline: Instant) -> Reply {
+pub(crate) fn wait_reply(rx: &ReplyRx, deadline: Instant) -> Reply {
+    recv_reply(&rx.rx, deadline)
+}
+
+fn recv_reply(rx: &Receiver<Reply>, deadline: Instant) -> Reply {
     match rx.recv_deadline(deadline) {
         Ok(r) => r,
         Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Failure::Timeout),

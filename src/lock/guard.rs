@@ -1,15 +1,16 @@
 //! The guard: proof of holding a lock (or a semaphore lease), its fencing
 //! token, and its release.
 
+use super::cleanup::settle;
 use super::ownership::Ownership;
+use crate::client::ZkError;
 use crate::client::background::Target;
 use crate::client::proto::Request;
 use crate::client::shared::{Call, Failure, wait_reply};
-use crate::client::{Client, SessionState, ZkError};
 use crate::error::{Error, Result};
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Whether a guard's lock is still held, as far as this process can know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,25 +90,34 @@ impl LockGuard {
         }
     }
 
-    /// Whether the lock is held, suspended or lost. No round trip: it
-    /// combines the session's state with a watch on the guard's own node.
-    /// A waiting acquire may have set that watch already (when it could
-    /// take the lock without listing again); otherwise the first call to
-    /// this, `check`, `fencing_token`, `state_changes` or `on_lost` sets it
-    /// (without waiting for the server), so a deletion of the node by
-    /// someone else is seen from then on.
+    /// Whether the lock is held, suspended or lost. It combines the
+    /// session's state with a watch on the guard's own node, so a deletion
+    /// of the node by someone else is seen as soon as the server reports it.
+    ///
+    /// A waiting acquire may have set that watch already (when it could take
+    /// the lock without listing again). Otherwise the first call to this,
+    /// `check` or `fencing_token` sets it and waits for the server to confirm
+    /// it: one round trip, paid once per guard, so that even the first answer
+    /// is true when someone deleted the node before anyone asked. Later calls
+    /// cost a mutex, no round trip. While the connection is down nothing is
+    /// waited for (the answer is `Suspended`); a server that does not confirm
+    /// the watch within the request timeout gets `Suspended` too.
     ///
     /// An ephemeral lock lives and dies with the session that created it,
     /// and with its node. A persistent one (`.ephemeral(false)`) outlives
     /// sessions: it is `Held` while connected, `Suspended` while not, and
     /// `Lost` only when its node is deleted or the client is closed.
     pub fn state(&self) -> LockState {
-        self.own.watch();
-        self.own.state()
+        let confirmed = self.own.confirm();
+        match self.own.state() {
+            LockState::Held if !confirmed => LockState::Suspended,
+            state => state,
+        }
     }
 
     /// Succeeds only if the lock is certainly held right now; call it before
-    /// each write the lock protects. It costs a mutex, not a round trip.
+    /// each write the lock protects. It costs a mutex, not a round trip
+    /// (except the first question a guard asks: see [`LockGuard::state`]).
     ///
     /// # Errors
     /// [`Error::ConnectionLoss`] while suspended, [`Error::LockLost`] once lost.
@@ -220,8 +230,12 @@ impl LockGuard {
             path: self.own.node().to_string(),
             version: None,
         });
-        let rx = shared.send(epoch, vec![call], connect_by)?.remove(0);
-        wait_reply(&rx, client.default_deadline()).map(|_| ())
+        let rxs = shared.send(epoch, vec![call], connect_by)?;
+        match rxs.first() {
+            Some(rx) => wait_reply(rx, client.default_deadline()).map(|_| ()),
+            // `send` returns one handle per call.
+            None => Err(Failure::Protocol("no reply handle".into())),
+        }
     }
 
     fn hand_to_background(&self) -> Receiver<()> {
@@ -230,24 +244,6 @@ impl LockGuard {
             None,
             self.own.ephemeral().then_some(self.own.epoch()),
         )
-    }
-}
-
-/// How long a drop or an abandoned attempt waits for its node's delete to be
-/// confirmed before leaving it to the background (it is sent at once).
-pub(crate) const SETTLE_GRACE: Duration = Duration::from_secs(1);
-
-/// Waits, while connected in session `epoch`, up to [`SETTLE_GRACE`] for a
-/// background delete to settle: a healthy server confirms within a round
-/// trip, so the node is gone for everyone when this returns; a partition
-/// does not hold the caller up.
-pub(crate) fn settle(client: &Client, settled: Receiver<()>, epoch: u64) {
-    let connected = {
-        let s = client.shared().session.lock();
-        s.state == SessionState::Connected && s.epoch == epoch
-    };
-    if connected {
-        let _ = settled.recv_timeout(SETTLE_GRACE);
     }
 }
 

@@ -46,6 +46,7 @@
 //! ```
 
 mod attempt;
+mod cleanup;
 mod guard;
 pub mod name;
 mod ownership;
@@ -153,15 +154,10 @@ impl<S: Strategy> QueueLock<S> {
     /// nodes, which the server removes once they are empty.
     ///
     /// # Errors
-    /// [`Error::InvalidPath`] if `path` breaks ZooKeeper's path rules.
+    /// [`Error::InvalidPath`] if `path` breaks ZooKeeper's path rules, is
+    /// the root, or lies in the `/zookeeper` tree the server reserves.
     pub fn new(client: &Client, path: &str) -> Result<Self> {
-        path::validate(path)?;
-        if path == "/" {
-            return Err(Error::InvalidPath {
-                path: path.into(),
-                reason: "a lock cannot live at the root",
-            });
-        }
+        path::validate_recipe(path, client.shared().chroot())?;
         Ok(QueueLock {
             client: client.clone(),
             path: path.to_string(),

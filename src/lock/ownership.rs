@@ -23,7 +23,7 @@ use super::wait::Wake;
 use crate::client::shared::{Failure, Reply};
 use crate::client::{Client, EventType, ListenerId, SessionState, WatchedEvent, ZkError};
 use crossbeam_channel::{Receiver, Sender};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::sync::{Arc, Weak};
 
 #[derive(Default)]
@@ -43,6 +43,9 @@ struct Inner {
     /// The state subscribers were last told about.
     told: Option<LockState>,
     listener: Option<ListenerId>,
+    /// Bumped by every answer about the watch (and every change of state),
+    /// so [`Ownership::confirm`] never sleeps through one.
+    answers: u64,
 }
 
 pub(crate) struct Ownership {
@@ -51,6 +54,8 @@ pub(crate) struct Ownership {
     epoch: u64,
     ephemeral: bool,
     inner: Mutex<Inner>,
+    /// Notified whenever `answers` changes.
+    answered: Condvar,
 }
 
 impl Ownership {
@@ -63,6 +68,7 @@ impl Ownership {
             epoch,
             ephemeral,
             inner: Mutex::new(Inner::default()),
+            answered: Condvar::new(),
         })
     }
 
@@ -125,9 +131,49 @@ impl Ownership {
         match r {
             Ok(_) => self.inner.lock().armed = true,
             Err(Failure::Server(ZkError::NoNode)) => self.node_gone(),
-            // The session ended, or the client closed: the session's
-            // listener (or the state query) reports it.
+            // The connection broke (the client sends the watch again), the
+            // session ended, or the client closed: the session's listener
+            // (or the state query) reports it.
             Err(_) => self.changed(),
+        }
+        self.answered();
+    }
+
+    fn answered(&self) {
+        self.inner.lock().answers += 1;
+        self.answered.notify_all();
+    }
+
+    /// Whether the client is connected in the session that matters for
+    /// our node (for an ephemeral node, the one that created it).
+    fn connected(&self) -> bool {
+        let s = self.client.shared().session.lock();
+        s.state == SessionState::Connected
+            && !s.closing
+            && (!self.ephemeral || s.epoch == self.epoch)
+    }
+
+    /// Starts watching our node if nobody has, and waits (a request timeout
+    /// at most, and only while connected) until the server has answered:
+    /// from then on a deletion of the node cannot go unnoticed. Returns
+    /// whether that is so (the watch is set, or the node is known gone).
+    pub fn confirm(self: &Arc<Self>) -> bool {
+        self.watch();
+        let deadline = self.client.default_deadline();
+        let mut i = self.inner.lock();
+        loop {
+            if i.armed || i.deleted || i.released {
+                return true;
+            }
+            let seen = i.answers;
+            drop(i);
+            if !self.connected() {
+                return false; // the state says Suspended or Lost
+            }
+            i = self.inner.lock();
+            if i.answers == seen && self.answered.wait_until(&mut i, deadline).timed_out() {
+                return i.armed || i.deleted || i.released;
+            }
         }
     }
 
@@ -159,6 +205,7 @@ impl Ownership {
             });
         }
         self.changed();
+        self.answered();
     }
 
     /// Whether the watch on our node is in place (so its deletion cannot go

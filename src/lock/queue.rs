@@ -29,20 +29,20 @@
 //! otherwise spent for nothing). A contender whose node went queues again
 //! at the back, as kazoo does.
 //!
-//! If the reply to the create is lost, the node may or may not exist: the
+//! From the moment the create is sent the node is in doubt until its reply
+//! says otherwise (see [`super::cleanup`]). If the reply is lost, the
 //! walker lists the directory and looks for its unique prefix before it
 //! creates another (the "GUID" note of ZooKeeper's recipes). Whatever ends an
-//! attempt without the lock (timeout, cancel, error), the node is deleted,
-//! and a delete that cannot be confirmed is handed to the client's
-//! background deletes, never dropped.
+//! attempt without the lock (timeout, cancel, error, a busy try), the node
+//! (or the node in doubt) is deleted, and a delete that cannot be confirmed
+//! is handed to the client's background deletes, never dropped.
 
 use super::attempt::{Attempt, stop};
-use super::guard::settle;
+use super::cleanup::Claim;
 use super::name::{self, Contender};
 use super::ownership::Ownership;
 use super::strategy::Decision;
 use super::wait::{Waiter, Wake};
-use crate::client::background::Target;
 use crate::client::proto::{Request, Response};
 use crate::client::shared::{Call, Failure, Reply};
 use crate::client::{Client, CreateMode, EventType, ZkError};
@@ -78,18 +78,6 @@ pub(crate) struct Acquired {
     pub czxid: i64,
 }
 
-/// Our contender node, as far as we know.
-enum Node {
-    None,
-    /// A create was sent but its reply lost: the node may exist.
-    InDoubt,
-    Mine {
-        name: String,
-        czxid: i64,
-        own: Arc<Ownership>,
-    },
-}
-
 /// What to do after waiting on a blocker.
 enum Next {
     /// It is gone: take the next blocker from the same listing.
@@ -103,31 +91,24 @@ enum Next {
 struct Walk<'s> {
     spec: &'s Spec<'s>,
     at: Attempt<'s>,
-    prefix: String,
-    node: Node,
+    /// Our contender node; whatever the attempt leaves of it is deleted
+    /// when the walk ends without handing it to a guard.
+    claim: Claim,
 }
 
 /// Runs one acquire attempt. `Ok(None)` only when `spec.wait` is false and
 /// another contender holds the lock.
 pub(crate) fn acquire(spec: &Spec<'_>, waiter: Waiter) -> Result<Option<Acquired>> {
-    let mut walk = Walk {
-        spec,
-        at: Attempt::new(spec.client, spec.deadline, waiter)?,
-        prefix: spec.prefix.clone(),
-        node: Node::None,
-    };
-    let outcome = walk.run();
-    match outcome {
-        Ok(Some(a)) => Ok(Some(a)),
-        Ok(None) => {
-            walk.clean_up();
-            Ok(None)
-        }
-        Err(e) => {
-            walk.clean_up();
-            Err(e)
-        }
-    }
+    let at = Attempt::new(spec.client, spec.deadline, waiter)?;
+    let claim = Claim::new(
+        spec.client,
+        spec.dir,
+        spec.prefix.clone(),
+        true,
+        spec.ephemeral,
+        at.epoch,
+    );
+    Walk { spec, at, claim }.run()
 }
 
 impl Walk<'_> {
@@ -135,17 +116,10 @@ impl Walk<'_> {
         path::join(self.spec.dir, name)
     }
 
-    /// We have a node: watch it from now on, and be woken if it goes.
+    /// We have a node: be woken if it goes.
     fn adopt(&mut self, name: String, czxid: i64) {
-        log::trace!("zklock: contender {}/{name} created", self.spec.dir);
-        let own = Ownership::new(
-            self.spec.client,
-            self.full(&name),
-            self.at.epoch,
-            self.spec.ephemeral,
-        );
+        let own = self.claim.adopt(name, czxid);
         own.set_waiter(Some(self.at.waiter.sender()));
-        self.node = Node::Mine { name, czxid, own };
     }
 
     fn list(&mut self) -> Result<Reply> {
@@ -160,88 +134,102 @@ impl Walk<'_> {
     fn obtain_node(&mut self) -> Result<Option<Vec<String>>> {
         loop {
             self.at.check()?;
-            match &self.node {
-                Node::Mine { .. } => return Ok(None),
-                Node::None => {
-                    self.at.connected()?;
-                    let mode = if self.spec.ephemeral {
-                        CreateMode::EphemeralSequential
-                    } else {
-                        CreateMode::PersistentSequential
-                    };
-                    let create = Request::Create {
-                        path: self.full(&self.prefix),
-                        data: self.spec.data.to_vec(),
-                        acl: crate::Acl::open_unsafe(),
-                        mode,
-                    };
-                    let list = Request::GetChildren {
-                        path: self.spec.dir.to_string(),
-                        watch: false,
-                    };
-                    let mut replies = self
-                        .at
-                        .round_trip(vec![Call::new(create), Call::new(list)])?;
-                    let listing = replies.pop().expect("two replies");
-                    match replies.pop().expect("two replies") {
-                        Ok(Response::Created(p, stat)) => {
-                            self.adopt(path::basename(&p).to_string(), stat.czxid);
-                            return Ok(match listing {
-                                Ok(Response::Children(c, _)) => Some(c),
-                                _ => None,
-                            });
-                        }
-                        Ok(r) => return Err(Error::Protocol(format!("create answered {r:?}"))),
-                        Err(f) => match self.at.retryable(f, self.spec.dir)? {
-                            Failure::Server(ZkError::NoNode) => {
-                                self.at.ensure_parents(self.spec.dir, self.spec.parents)?
-                            }
-                            _ => self.node = Node::InDoubt,
-                        },
-                    }
+            if self.claim.mine().is_some() {
+                return Ok(None);
+            }
+            self.at.connected()?;
+            let listing = if self.claim.in_doubt() {
+                self.recover()?
+            } else {
+                self.create()?
+            };
+            if listing.is_some() {
+                return Ok(listing);
+            }
+        }
+    }
+
+    /// Creates our node and lists the directory in one round trip; returns
+    /// the listing if the node was created.
+    fn create(&mut self) -> Result<Option<Vec<String>>> {
+        let mode = if self.spec.ephemeral {
+            CreateMode::EphemeralSequential
+        } else {
+            CreateMode::PersistentSequential
+        };
+        let create = Request::Create {
+            path: self.claim.create_path(),
+            data: self.spec.data.to_vec(),
+            acl: crate::Acl::open_unsafe(),
+            mode,
+        };
+        let list = Request::GetChildren {
+            path: self.spec.dir.to_string(),
+            watch: false,
+        };
+        // From here until a reply says otherwise, the node may exist.
+        self.claim.sending();
+        let [created, listing] = self.at.round_trip([Call::new(create), Call::new(list)])?;
+        match created {
+            Ok(Response::Created(p, stat)) => {
+                self.adopt(path::basename(&p).to_string(), stat.czxid);
+                // Without a listing (a rare failure), `run` lists again.
+                Ok(match listing {
+                    Ok(Response::Children(c, _)) => Some(c),
+                    _ => None,
+                })
+            }
+            Ok(r) => Err(Error::Protocol(format!("create answered {r:?}"))),
+            Err(f) => {
+                if matches!(f, Failure::Server(_) | Failure::TooLarge(_)) {
+                    self.claim.absent(); // the server refused it
                 }
-                Node::InDoubt => {
-                    self.at.connected()?;
-                    // We may be on another server now, one that has not yet
-                    // applied the create. A create from the old connection
-                    // was applied before the session moved here, or refused
-                    // (SessionMoved); a sync sent from here comes after
-                    // either, so the listing after it sees the node if it
-                    // exists. Without it, a second node is created and the
-                    // first is left at the head of the queue for good.
-                    let sync = Call::new(Request::Sync {
-                        path: self.spec.dir.to_string(),
-                    });
-                    let list = Call::new(Request::GetChildren {
-                        path: self.spec.dir.to_string(),
-                        watch: false,
-                    });
-                    let mut replies = self.at.round_trip(vec![sync, list])?;
-                    let listing = replies.pop().expect("two replies");
-                    match replies.pop().expect("two replies").and(listing) {
-                        Ok(Response::Children(children, _)) => {
-                            match children.iter().find(|c| c.starts_with(&self.prefix)) {
-                                Some(found) => {
-                                    let found = found.clone();
-                                    if let Some(czxid) = self.czxid_of(&found)? {
-                                        self.adopt(found, czxid);
-                                        return Ok(Some(children));
-                                    }
-                                }
-                                None => self.node = Node::None,
-                            }
-                        }
-                        Ok(r) => return Err(Error::Protocol(format!("list answered {r:?}"))),
-                        Err(f) => {
-                            if let Failure::Server(ZkError::NoNode) =
-                                self.at.retryable(f, self.spec.dir)?
-                            {
-                                // No directory, so no node of ours in it.
-                                self.node = Node::None;
-                            }
-                        }
-                    }
+                if let Failure::Server(ZkError::NoNode) = self.at.retryable(f, self.spec.dir)? {
+                    self.at.ensure_parents(self.spec.dir, self.spec.parents)?;
                 }
+                Ok(None)
+            }
+        }
+    }
+
+    /// After a create whose reply was lost: finds our node, if the create
+    /// made it. Returns the listing it was found in.
+    fn recover(&mut self) -> Result<Option<Vec<String>>> {
+        // We may be on another server now, one that has not yet applied the
+        // create. A create from the old connection was applied before the
+        // session moved here, or refused (SessionMoved); a sync sent from
+        // here comes after either, so the listing after it sees the node if
+        // it exists. Without it, a second node is created and the first is
+        // left at the head of the queue for good.
+        let sync = Call::new(Request::Sync {
+            path: self.spec.dir.to_string(),
+        });
+        let list = Call::new(Request::GetChildren {
+            path: self.spec.dir.to_string(),
+            watch: false,
+        });
+        let [synced, listing] = self.at.round_trip([sync, list])?;
+        match synced.and(listing) {
+            Ok(Response::Children(children, _)) => {
+                let Some(found) = self.claim.find(&children).cloned() else {
+                    self.claim.absent();
+                    return Ok(None);
+                };
+                Ok(match self.czxid_of(&found)? {
+                    Some(czxid) => {
+                        self.adopt(found, czxid);
+                        Some(children)
+                    }
+                    None => None,
+                })
+            }
+            Ok(r) => Err(Error::Protocol(format!("list answered {r:?}"))),
+            Err(f) => {
+                if let Failure::Server(ZkError::NoNode) = self.at.retryable(f, self.spec.dir)? {
+                    // No directory, so no node of ours in it.
+                    self.claim.absent();
+                }
+                Ok(None)
             }
         }
     }
@@ -259,7 +247,7 @@ impl Walk<'_> {
             Ok(r) => Err(Error::Protocol(format!("exists answered {r:?}"))),
             Err(f) => {
                 if let Failure::Server(ZkError::NoNode) = self.at.retryable(f, &path)? {
-                    self.node = Node::None;
+                    self.claim.absent();
                 }
                 Ok(None)
             }
@@ -296,7 +284,7 @@ impl Walk<'_> {
             if let Some(acquired) = self.walk(queue)? {
                 return Ok(Some(acquired));
             }
-            if !self.spec.wait && matches!(self.node, Node::Mine { .. }) {
+            if !self.spec.wait && self.claim.mine().is_some() {
                 return Ok(None);
             }
         }
@@ -306,27 +294,20 @@ impl Walk<'_> {
     fn requeue(&mut self, why: &str) {
         log::warn!(
             "zklock: contender {}* under {} is gone ({why}); queueing again",
-            self.prefix,
+            self.claim.prefix(),
             self.spec.dir
         );
-        if let Node::Mine { own, .. } = std::mem::replace(&mut self.node, Node::None) {
-            own.release();
-        }
+        self.claim.lost();
     }
 
     /// Decides from one listing: holds, gives up (try), or waits for the
     /// one blocker and then either holds or asks for a new listing.
     /// `Ok(None)` means: list again (or give up, for a try).
     fn walk(&mut self, mut queue: Vec<Contender>) -> Result<Option<Acquired>> {
-        let Node::Mine {
-            name: mine,
-            czxid,
-            own,
-        } = &self.node
-        else {
+        let Some((mine, _, own)) = self.claim.mine() else {
             return Ok(None);
         };
-        let (mine, czxid, own) = (mine.clone(), *czxid, own.clone());
+        let (mine, own) = (mine.to_string(), own.clone());
         let Some(me) = queue.iter().position(|c| c.name == mine) else {
             self.requeue("not in the listing");
             return Ok(None);
@@ -338,7 +319,7 @@ impl Walk<'_> {
         let decision = (self.spec.decide)(&queue, me);
         log::trace!("zklock: {mine} at {me} of {}: {decision:?}", queue.len());
         let blocker = match decision {
-            Decision::Holds => return Ok(Some(self.acquired(czxid))),
+            Decision::Holds => return Ok(self.acquired()),
             Decision::WaitFor(_) if !self.spec.wait => return Ok(None),
             Decision::WaitFor(i) => queue.remove(i).name,
         };
@@ -372,7 +353,7 @@ impl Walk<'_> {
             // before the blocker's (the server sends them in zxid order).
             Next::Gone if ahead_gone && own.armed() && !own.deleted() => {
                 log::trace!("zklock: {mine} holds: its blocker went");
-                Ok(Some(self.acquired(czxid)))
+                Ok(self.acquired())
             }
             Next::Gone | Next::Relist => Ok(None),
             Next::Requeue => {
@@ -383,12 +364,10 @@ impl Walk<'_> {
     }
 
     /// The lock is ours: hand the node over to the guard.
-    fn acquired(&mut self, czxid: i64) -> Acquired {
+    fn acquired(&mut self) -> Option<Acquired> {
+        let (own, czxid) = self.claim.take()?;
         self.at.waiter.note_held(czxid);
-        match std::mem::replace(&mut self.node, Node::None) {
-            Node::Mine { own, .. } => Acquired { own, czxid },
-            _ => unreachable!("the node is ours"),
-        }
+        Some(Acquired { own, czxid })
     }
 
     /// Watches `blocker` and waits until it goes (or anything else happens);
@@ -436,38 +415,6 @@ impl Walk<'_> {
                     Wake::Session => return Ok((Next::Relist, czxid)),
                     Wake::Cancel => return Err(Error::Cancelled),
                 }
-            }
-        }
-    }
-
-    /// Removes whatever node this attempt may have left.
-    fn clean_up(&mut self) {
-        let shared = self.spec.client.shared();
-        let ephemeral_epoch = self.spec.ephemeral.then_some(self.at.epoch);
-        match std::mem::replace(&mut self.node, Node::None) {
-            Node::None => {}
-            Node::Mine { name, own, .. } => {
-                own.release();
-                // Sent at once; confirmed before we return when the server
-                // is healthy, so a failed try leaves nothing behind when it
-                // returns; never waited for through a partition.
-                let settled = shared.delete_in_background(
-                    Target::Path(self.full(&name)),
-                    None,
-                    ephemeral_epoch,
-                );
-                settle(self.spec.client, settled, self.at.epoch);
-            }
-            Node::InDoubt => {
-                let settled = shared.delete_in_background(
-                    Target::Prefix {
-                        parent: self.spec.dir.to_string(),
-                        prefix: self.prefix.clone(),
-                    },
-                    None,
-                    ephemeral_epoch,
-                );
-                settle(self.spec.client, settled, self.at.epoch);
             }
         }
     }

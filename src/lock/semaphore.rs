@@ -19,15 +19,13 @@
 //! hide a lease and admit one holder too many.
 
 use super::attempt::{Attempt, stop};
-use super::guard::settle;
+use super::cleanup::Claim;
 use super::name::Flavor;
-use super::ownership::Ownership;
 use super::wait::{Waiters, Wake};
 use super::{Lock, LockGuard, check_identifier, default_identifier, read_all_data};
-use crate::client::background::Target;
 use crate::client::proto::{Request, Response};
 use crate::client::shared::{Call, Failure};
-use crate::client::{Client, CreateMode, ZkError};
+use crate::client::{Client, CreateMode, Stat, ZkError};
 use crate::error::{Error, Result};
 use crate::path;
 use parking_lot::Mutex;
@@ -79,13 +77,7 @@ impl Semaphore {
     /// # Errors
     /// [`Error::InvalidPath`]; [`Error::InvalidArgument`] if `max_leases` is 0.
     pub fn new(client: &Client, path: &str, max_leases: u32) -> Result<Semaphore> {
-        path::validate(path)?;
-        if path == "/" {
-            return Err(Error::InvalidPath {
-                path: path.into(),
-                reason: "a semaphore cannot live at the root",
-            });
-        }
+        path::validate_recipe(path, client.shared().chroot())?;
         if max_leases == 0 {
             return Err(Error::InvalidArgument(
                 "a semaphore needs at least one lease".into(),
@@ -186,83 +178,100 @@ impl Semaphore {
     /// # Errors
     /// Connection and session errors.
     pub fn lease_holders(&self) -> Result<Vec<String>> {
-        let children = match self.client.get_children(&self.path) {
+        let dir = self.lease_dir();
+        let children = match self.client.get_children(&dir) {
             Ok(c) => c,
             Err(e) if e.is(ZkError::NoNode) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        read_all_data(
-            &self.client,
-            &self.path,
-            children.iter().map(String::as_str),
-        )
+        read_all_data(&self.client, &dir, children.iter().map(String::as_str))
     }
 
     /// Creates the semaphore node, or checks that it agrees with us
-    /// (kazoo's layout; Curator's stores no count).
-    fn ensure_node(&self) -> Result<()> {
+    /// (kazoo's layout; Curator's stores no count). Within the attempt's
+    /// deadline and cancellable, like every other phase of an acquire.
+    fn ensure_node(&self, at: &mut Attempt<'_>) -> Result<()> {
         if self.flavor == Flavor::Curator || *self.node_checked.lock() {
             return Ok(());
         }
-        let wanted = self.max_leases.to_string();
         loop {
-            match self
-                .client
-                .create(&self.path, wanted.as_bytes(), CreateMode::Persistent)
-            {
+            at.connected()?;
+            // Create it, and read it in case it exists: one round trip.
+            let create = Call::new(Request::Create {
+                path: self.path.clone(),
+                data: self.max_leases.to_string().into_bytes(),
+                acl: crate::Acl::open_unsafe(),
+                mode: CreateMode::Persistent,
+            });
+            let read = Call::new(Request::GetData {
+                path: self.path.clone(),
+                watch: false,
+            });
+            let [created, read] = at.round_trip([create, read])?;
+            match created {
                 Ok(_) => break,
-                Err(e) if e.is(ZkError::NoNode) => self
-                    .client
-                    .ensure_path_with(path::parent(&self.path), CreateMode::Container)?,
-                Err(e) if e.is(ZkError::NodeExists) => {
-                    let (data, stat) = match self.client.get_data(&self.path) {
-                        Ok(d) => d,
-                        Err(e) if e.is(ZkError::NoNode) => continue,
-                        Err(e) => return Err(e),
-                    };
-                    let text = String::from_utf8_lossy(&data);
-                    if text.is_empty() {
-                        // Made by ensure_path or a tool: claim it.
-                        match self.client.set_data(
-                            &self.path,
-                            wanted.as_bytes(),
-                            Some(stat.version),
-                        ) {
-                            Ok(_) => break,
-                            Err(e) if e.is(ZkError::BadVersion) || e.is(ZkError::NoNode) => {
-                                continue;
-                            }
-                            Err(e) => return Err(e),
-                        }
+                Err(Failure::Server(ZkError::NodeExists)) => {}
+                Err(f) => {
+                    if let Failure::Server(ZkError::NoNode) = at.retryable(f, &self.path)? {
+                        at.ensure_parents(path::parent(&self.path), CreateMode::Container)?;
                     }
-                    match text.trim().parse::<u32>() {
-                        Ok(stored) if stored == self.max_leases => break,
-                        Ok(stored) => {
-                            return Err(Error::LeaseMismatch {
-                                stored,
-                                requested: self.max_leases,
-                            });
-                        }
-                        Err(_) => {
-                            // As kazoo: data that is not a number is not checked.
-                            log::warn!(
-                                "zklock: semaphore {} holds {text:?}, not a lease count; not checked",
-                                self.path
-                            );
-                            break;
-                        }
-                    }
+                    continue;
                 }
-                Err(e) => return Err(e),
+            }
+            match read {
+                Ok(Response::Data(data, stat)) if self.agrees(at, &data, stat.version)? => break,
+                Ok(Response::Data(..)) => {}
+                Ok(r) => return Err(Error::Protocol(format!("get data answered {r:?}"))),
+                // Deleted again meanwhile, or the connection broke: again.
+                Err(f) => {
+                    at.retryable(f, &self.path)?;
+                }
             }
         }
         *self.node_checked.lock() = true;
         Ok(())
     }
 
+    /// Whether the existing semaphore node (`data` at `version`) agrees
+    /// with this handle; an empty one (made by `ensure_path` or a tool) is
+    /// claimed. `false`: it changed meanwhile, ask again.
+    fn agrees(&self, at: &mut Attempt<'_>, data: &[u8], version: i32) -> Result<bool> {
+        let text = String::from_utf8_lossy(data);
+        if text.is_empty() {
+            let claim = Call::new(Request::SetData {
+                path: self.path.clone(),
+                data: self.max_leases.to_string().into_bytes(),
+                version: Some(version),
+            });
+            return match at.call(claim)? {
+                Ok(_) => Ok(true),
+                Err(Failure::Server(ZkError::BadVersion | ZkError::NoNode)) => Ok(false),
+                Err(f) => at.retryable(f, &self.path).map(|_| false),
+            };
+        }
+        match text.trim().parse::<u32>() {
+            Ok(stored) if stored == self.max_leases => Ok(true),
+            Ok(stored) => Err(Error::LeaseMismatch {
+                stored,
+                requested: self.max_leases,
+            }),
+            Err(_) => {
+                // As kazoo: data that is not a number is not checked.
+                log::warn!(
+                    "zklock: semaphore {} holds {text:?}, not a lease count; not checked",
+                    self.path
+                );
+                Ok(true)
+            }
+        }
+    }
+
     fn attempt(&self, deadline: Option<Instant>, wait: bool) -> Result<Option<LockGuard>> {
         check_identifier(&self.client, &self.path, &self.identifier)?;
-        self.ensure_node()?;
+        {
+            let mut setup = Attempt::new(&self.client, deadline, self.waiters.enter())?;
+            self.ensure_node(&mut setup)?;
+        }
         let Some(lock) = self.lock.attempt(deadline, wait)? else {
             return Ok(None); // another contender is taking a lease right now
         };
@@ -282,123 +291,146 @@ impl Semaphore {
     }
 
     /// With the internal lock held: waits for a free lease and takes it.
+    /// The lease is claimed from the moment its create is sent, so however
+    /// this ends without a guard, it is deleted (see [`super::cleanup`]).
     fn take_lease(&self, at: &mut Attempt<'_>, wait: bool) -> Result<Option<LockGuard>> {
         let dir = self.lease_dir();
         // kazoo: a fixed name; Curator: a protected prefix before the counter.
-        let prefix = match self.flavor {
-            Flavor::Kazoo => uuid::Uuid::new_v4().simple().to_string(),
-            Flavor::Curator => format!("_c_{}-lease-", uuid::Uuid::new_v4()),
+        let mut claim = match self.flavor {
+            Flavor::Kazoo => {
+                let name = uuid::Uuid::new_v4().simple().to_string();
+                Claim::new(&self.client, &dir, name, false, true, at.epoch)
+            }
+            Flavor::Curator => {
+                let prefix = format!("_c_{}-lease-", uuid::Uuid::new_v4());
+                Claim::new(&self.client, &dir, prefix, true, true, at.epoch)
+            }
         };
-        // Set when a create's reply was lost: the lease may exist.
-        let mut in_doubt = false;
-        let result = self.lease_loop(at, wait, &dir, &prefix, &mut in_doubt);
-        if in_doubt && !matches!(result, Ok(Some(_))) {
-            let target = match self.flavor {
-                Flavor::Kazoo => Target::Path(path::join(&dir, &prefix)),
-                Flavor::Curator => Target::Prefix {
-                    parent: dir.clone(),
-                    prefix: prefix.clone(),
-                },
-            };
-            let settled = at
-                .client
-                .shared()
-                .delete_in_background(target, None, Some(at.epoch));
-            settle(at.client, settled, at.epoch);
-        }
-        result
-    }
-
-    fn lease_loop(
-        &self,
-        at: &mut Attempt<'_>,
-        wait: bool,
-        dir: &str,
-        prefix: &str,
-        in_doubt: &mut bool,
-    ) -> Result<Option<LockGuard>> {
         loop {
-            at.connected()?;
-            // A sync first: if the client reconnected to another server
-            // since the internal lock was handed over, that server may lag
-            // behind the leases granted before, and counting them there
-            // could admit one holder too many.
-            let sync = Call::new(Request::Sync {
-                path: dir.to_string(),
-            });
-            let list = Call {
-                request: Request::GetChildren {
-                    path: dir.to_string(),
-                    watch: wait,
-                },
-                watcher: wait.then(|| Box::new(at.waiter.watcher(dir)) as _),
-            };
-            let mut replies = at.round_trip(vec![sync, list])?;
-            let listing = replies.pop().expect("two replies");
-            let children = match replies.pop().expect("two replies").and(listing) {
-                Ok(Response::Children(c, _)) => c,
-                Ok(r) => return Err(Error::Protocol(format!("list answered {r:?}"))),
-                Err(f) => match at.retryable(f, dir)? {
-                    // Curator's leases directory comes and goes.
-                    Failure::Server(ZkError::NoNode) if self.flavor == Flavor::Curator => {
-                        Vec::new()
-                    }
-                    Failure::Server(ZkError::NoNode) => return Err(no_node(dir)),
-                    _ => continue,
-                },
+            let Some(children) = self.list_leases(at, &dir, wait)? else {
+                continue;
             };
             // A create whose reply was lost may have made our lease already.
-            let ours = children.iter().find(|c| c.starts_with(prefix));
-            if ours.is_some() || children.len() < self.max_leases as usize {
-                let request = match ours {
-                    Some(name) => Request::Exists {
-                        path: path::join(dir, name),
-                        watch: false,
-                    },
-                    None => Request::Create {
-                        path: path::join(dir, prefix),
-                        data: self.identifier.clone(),
-                        acl: crate::Acl::open_unsafe(),
-                        mode: match self.flavor {
-                            Flavor::Kazoo => CreateMode::Ephemeral,
-                            Flavor::Curator => CreateMode::EphemeralSequential,
-                        },
-                    },
-                };
-                let existing = ours.map(|name| path::join(dir, name));
-                let (lease, stat) = match (at.call(Call::new(request))?, existing) {
-                    (Ok(Response::Created(lease, stat)), _) => (lease, stat),
-                    // The exists of a lease we found.
-                    (Ok(Response::Stat(stat)), Some(lease)) => (lease, stat),
-                    (Ok(r), _) => return Err(Error::Protocol(format!("lease answered {r:?}"))),
-                    (Err(Failure::Server(ZkError::NodeExists)), _) => continue,
-                    (Err(f), _) => {
-                        *in_doubt |= ours.is_none()
-                            && matches!(f, Failure::ConnectionLoss | Failure::Timeout);
-                        match at.retryable(f, dir)? {
-                            Failure::Server(ZkError::NoNode) if self.flavor == Flavor::Curator => {
-                                at.ensure_parents(dir, CreateMode::Container)?;
-                            }
-                            Failure::Server(ZkError::NoNode) if ours.is_none() => {
-                                return Err(no_node(dir));
-                            }
-                            _ => {}
+            let taken = match claim.find(&children).cloned() {
+                Some(name) => self.lease_stat(at, &dir, &name)?.map(|stat| (name, stat)),
+                None => {
+                    // Not there after a sync: the create was never applied.
+                    claim.absent();
+                    if children.len() >= self.max_leases as usize {
+                        if !wait {
+                            return Ok(None);
                         }
+                        self.wait_for_a_lease(at, &dir)?;
                         continue;
                     }
-                };
-                let own = Ownership::new(&self.client, lease, at.epoch, true);
-                return Ok(Some(LockGuard::new(own, stat.czxid)));
-            }
-            if !wait {
-                return Ok(None);
-            }
-            // Full: wait until a lease goes (the children watch), or anything else.
-            loop {
-                match at.waiter.wait(at.deadline).map_err(stop)? {
-                    Wake::Node { path, .. } if path != dir => continue,
-                    _ => break,
+                    self.create_lease(at, &mut claim)?
                 }
+            };
+            if let Some((name, stat)) = taken {
+                claim.adopt(name, stat.czxid);
+                if let Some((own, czxid)) = claim.take() {
+                    return Ok(Some(LockGuard::new(own, czxid)));
+                }
+            }
+        }
+    }
+
+    /// All leases are taken: waits until one goes (the children watch set
+    /// by the listing), or anything else happens.
+    fn wait_for_a_lease(&self, at: &mut Attempt<'_>, dir: &str) -> Result<()> {
+        loop {
+            match at.waiter.wait(at.deadline).map_err(stop)? {
+                Wake::Node { path, .. } if path != dir => continue,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// The leases, after a `sync`: if the client reconnected to another
+    /// server since the internal lock was handed over, that server may lag
+    /// behind the leases granted before, and counting them there could
+    /// admit one holder too many. With `watch`, a children watch wakes the
+    /// attempt when a lease goes. `None`: ask again.
+    fn list_leases(
+        &self,
+        at: &mut Attempt<'_>,
+        dir: &str,
+        watch: bool,
+    ) -> Result<Option<Vec<String>>> {
+        at.connected()?;
+        let sync = Call::new(Request::Sync {
+            path: dir.to_string(),
+        });
+        let list = Call {
+            request: Request::GetChildren {
+                path: dir.to_string(),
+                watch,
+            },
+            watcher: watch.then(|| Box::new(at.waiter.watcher(dir)) as _),
+        };
+        let [synced, listing] = at.round_trip([sync, list])?;
+        match synced.and(listing) {
+            Ok(Response::Children(c, _)) => Ok(Some(c)),
+            Ok(r) => Err(Error::Protocol(format!("list answered {r:?}"))),
+            Err(f) => match at.retryable(f, dir)? {
+                // Curator's leases directory comes and goes.
+                Failure::Server(ZkError::NoNode) if self.flavor == Flavor::Curator => {
+                    Ok(Some(Vec::new()))
+                }
+                Failure::Server(ZkError::NoNode) => Err(no_node(dir)),
+                _ => Ok(None),
+            },
+        }
+    }
+
+    /// The stat of our lease `name`, found in a listing; `None` if it went
+    /// meanwhile or the question must be asked again.
+    fn lease_stat(&self, at: &mut Attempt<'_>, dir: &str, name: &str) -> Result<Option<Stat>> {
+        let lease = path::join(dir, name);
+        match at.call(Call::new(Request::Exists {
+            path: lease.clone(),
+            watch: false,
+        }))? {
+            Ok(Response::Stat(stat)) => Ok(Some(stat)),
+            Ok(r) => Err(Error::Protocol(format!("exists answered {r:?}"))),
+            Err(f) => at.retryable(f, &lease).map(|_| None),
+        }
+    }
+
+    /// Creates our lease; `None` if it was not created (yet).
+    fn create_lease(
+        &self,
+        at: &mut Attempt<'_>,
+        claim: &mut Claim,
+    ) -> Result<Option<(String, Stat)>> {
+        let create = Request::Create {
+            path: claim.create_path(),
+            data: self.identifier.clone(),
+            acl: crate::Acl::open_unsafe(),
+            mode: match self.flavor {
+                Flavor::Kazoo => CreateMode::Ephemeral,
+                Flavor::Curator => CreateMode::EphemeralSequential,
+            },
+        };
+        let dir = path::parent(create.path()).to_string();
+        claim.sending();
+        match at.call(Call::new(create))? {
+            Ok(Response::Created(lease, stat)) => Ok(Some((path::basename(&lease).into(), stat))),
+            Ok(r) => Err(Error::Protocol(format!("lease answered {r:?}"))),
+            // Our own name exists: an earlier create of ours, found next time.
+            Err(Failure::Server(ZkError::NodeExists)) => Ok(None),
+            Err(f) => {
+                if matches!(f, Failure::Server(_) | Failure::TooLarge(_)) {
+                    claim.absent(); // the server refused it
+                }
+                match at.retryable(f, &dir)? {
+                    Failure::Server(ZkError::NoNode) if self.flavor == Flavor::Curator => {
+                        at.ensure_parents(&dir, CreateMode::Container)?;
+                    }
+                    Failure::Server(ZkError::NoNode) => return Err(no_node(&dir)),
+                    _ => {}
+                }
+                Ok(None)
             }
         }
     }

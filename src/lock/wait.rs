@@ -6,7 +6,7 @@
 //! [`Waiters::cancel`]. The attempt blocks on that channel, or on a reply and
 //! that channel together, with its deadline: it never sleeps and never polls.
 
-use crate::client::shared::{Failure, Reply};
+use crate::client::shared::{Failure, Reply, ReplyRx};
 use crate::client::{Client, EventType, ListenerId};
 use crossbeam_channel::{Receiver, Sender, select};
 use parking_lot::Mutex;
@@ -197,16 +197,31 @@ impl Waiter {
         }
     }
 
+    /// Pauses until `until` (a retry's back-off), returning early only for
+    /// a cancel or the attempt's deadline; other wake-ups are kept for the
+    /// next [`Waiter::wait`].
+    pub fn pause(&mut self, until: Instant, deadline: Option<Instant>) -> Result<(), Stop> {
+        let until = deadline.map_or(until, |d| d.min(until));
+        loop {
+            self.check(deadline)?;
+            match self.rx.recv_deadline(until) {
+                Ok(Wake::Cancel) => {} // `check` tells whether it is ours
+                Ok(w) => self.early.push_back(w),
+                Err(_) => return self.check(deadline),
+            }
+        }
+    }
+
     /// Waits for a reply until `deadline`, staying cancellable; wake-ups
     /// that arrive meanwhile are kept for the next [`Waiter::wait`].
-    pub fn reply(&mut self, rx: &Receiver<Reply>, deadline: Instant) -> Result<Reply, Stop> {
+    pub fn reply(&mut self, rx: &ReplyRx, deadline: Instant) -> Result<Reply, Stop> {
         loop {
             if self.cancelled() {
                 return Err(Stop::Cancelled);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             select! {
-                recv(rx) -> r => return Ok(r.unwrap_or(Err(Failure::ConnectionLoss))),
+                recv(rx.receiver()) -> r => return Ok(r.unwrap_or(Err(Failure::ConnectionLoss))),
                 recv(self.rx) -> w => {
                     if let Ok(w) = w && w != Wake::Cancel {
                         self.early.push_back(w);
