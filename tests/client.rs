@@ -551,3 +551,102 @@ fn a_listener_may_be_removed() {
     assert!(c.remove_listener(id));
     assert!(!c.remove_listener(id));
 }
+
+#[test]
+fn clients_spread_over_the_hosts_of_one_connect_string() {
+    // Two proxies in front of one server: clients shuffle the connect
+    // string, so each proxy sees about half the first connections (a hung
+    // first host no longer stalls every client, and one server does not
+    // take every session).
+    let (a, b) = (
+        Proxy::new(&support::first_host()),
+        Proxy::new(&support::first_host()),
+    );
+    let hosts = format!("{},{}", a.addr(), b.addr());
+    for _ in 0..40 {
+        Client::connect(&hosts).unwrap().close();
+    }
+    let (na, nb) = (a.accepted(), b.accepted());
+    assert_eq!(na + nb, 40);
+    // 5 or fewer of 40 for either side has a chance of about 1 in 10^6.
+    assert!(na > 5 && nb > 5, "first connections: {na} and {nb}");
+}
+
+#[test]
+fn a_hung_host_does_not_stall_most_connects() {
+    let hung = Proxy::new(&support::first_host());
+    hung.freeze();
+    let good = Proxy::new(&support::first_host());
+    let hosts = format!("{},{}", hung.addr(), good.addr());
+    for _ in 0..10 {
+        let c = Client::builder(&hosts)
+            .session_timeout(Duration::from_secs(2))
+            .connect()
+            .unwrap();
+        c.close();
+    }
+    assert_eq!(good.accepted(), 10, "every client ends on the good host");
+    assert!(
+        hung.accepted() < 10,
+        "not every client tried the hung host first"
+    );
+}
+
+#[test]
+fn an_unresolvable_host_is_skipped_and_alone_fails_at_once() {
+    let bad = "no-such-host.zklock.invalid:2181";
+    // Beside a good host: skipped.
+    let c = Client::connect(&format!("{bad},{}", support::first_host())).unwrap();
+    assert!(c.exists("/").unwrap().is_some());
+    // Alone: the connect fails at once, not after the connect timeout.
+    let start = Instant::now();
+    let err = Client::builder(bad)
+        .connect_timeout(Duration::from_secs(30))
+        .connect()
+        .unwrap_err();
+    assert!(start.elapsed() < Duration::from_secs(10), "{err}");
+    match err {
+        Error::Connect { hosts, reason, .. } => {
+            assert_eq!(hosts, bad);
+            assert!(reason.contains("resolve"), "{reason}");
+        }
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn connect_errors_name_each_host_once_and_bracket_ipv6() {
+    let port = support::server::free_port();
+    let err = Client::builder(&format!("127.0.0.1:{port}"))
+        .connect_timeout(Duration::from_millis(300))
+        .connect()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err.matches(&format!("127.0.0.1:{port}")).count(),
+        1,
+        "{err}"
+    );
+    let (p1, p2) = (support::server::free_port(), support::server::free_port());
+    let err = Client::builder(&format!("[::1]:{p1},[::1]:{p2}"))
+        .connect_timeout(Duration::from_millis(300))
+        .connect()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("[::1]:{p1}")), "{err}");
+    for p in [p1, p2] {
+        assert!(!err.contains(&format!(" ::1:{p}")), "unbracketed: {err}");
+    }
+}
+
+#[test]
+fn ensure_path_in_a_missing_chroot_is_a_typed_error() {
+    let chroot = format!("/zklock-missing-{}", uuid::Uuid::new_v4().simple());
+    let c = Client::connect(&format!("{}{chroot}", hosts())).unwrap();
+    for p in ["/a", "/a/b/c"] {
+        match c.ensure_path(p) {
+            Err(Error::ChrootMissing { chroot: named }) => assert_eq!(named, chroot),
+            other => panic!("{p}: {other:?}"),
+        }
+    }
+}

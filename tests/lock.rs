@@ -796,3 +796,107 @@ fn a_waiter_whose_blocker_gives_up_waits_for_the_holder() {
         assert!(token > holder_token);
     }
 }
+
+/// Every way to acquire, for a lock and a semaphore on `c`, with the error
+/// each returned and the requests each sent.
+fn every_acquire(c: &Client, lock_path: &str, sem_path: &str) -> Vec<(&'static str, Error, u64)> {
+    let lock = Lock::new(c, lock_path).unwrap();
+    let sem = zklock::Semaphore::new(c, sem_path, 2).unwrap();
+    let calls: Vec<(&'static str, Box<dyn Fn() -> zklock::Result<()>>)> = vec![
+        ("Lock::acquire", Box::new(|| lock.acquire().map(drop))),
+        (
+            "Lock::acquire_timeout",
+            Box::new(|| lock.acquire_timeout(WAIT).map(drop)),
+        ),
+        (
+            "Lock::try_acquire",
+            Box::new(|| lock.try_acquire().map(drop)),
+        ),
+        ("Semaphore::acquire", Box::new(|| sem.acquire().map(drop))),
+        (
+            "Semaphore::acquire_timeout",
+            Box::new(|| sem.acquire_timeout(WAIT).map(drop)),
+        ),
+        (
+            "Semaphore::try_acquire",
+            Box::new(|| sem.try_acquire().map(drop)),
+        ),
+    ];
+    calls
+        .into_iter()
+        .map(|(name, f)| {
+            let before = c.stats().requests;
+            let err = f().expect_err(name);
+            (name, err, c.stats().requests - before)
+        })
+        .collect()
+}
+
+#[test]
+fn a_missing_chroot_is_a_typed_error_not_a_request_storm() {
+    // The report: `acquire()` never returned and sent ~2,000 requests a
+    // second; now every acquire fails after two round trips (the create
+    // and listing, then one pipelined create per ancestor).
+    let chroot = format!("/zklock-missing-{}", uuid::Uuid::new_v4().simple());
+    let c = Client::connect(&format!("{}{chroot}", hosts())).unwrap();
+    for (name, err, sent) in every_acquire(&c, "/locks/db", "/pools/db") {
+        match err {
+            Error::ChrootMissing { chroot: named } => assert_eq!(named, chroot, "{name}"),
+            e => panic!("{name}: {e:?}"),
+        }
+        assert!(sent <= 4, "{name} sent {sent} requests");
+    }
+}
+
+#[test]
+fn a_parent_nobody_may_create_is_a_typed_error_naming_it() {
+    let (c, root) = client();
+    let admin = support::observer(&root);
+    admin
+        .create_with_acl(
+            "/secured",
+            b"",
+            CreateMode::Persistent,
+            &zklock::Acl::read_unsafe(),
+        )
+        .unwrap();
+    for (name, err, sent) in every_acquire(&c, "/secured/app/lock", "/secured/app/pool") {
+        match err {
+            Error::ZooKeeper { code, path } => {
+                assert_eq!(
+                    (code, path.as_str()),
+                    (ZkError::NoAuth, "/secured/app"),
+                    "{name}"
+                )
+            }
+            e => panic!("{name}: {e:?}"),
+        }
+        assert!(sent <= 5, "{name} sent {sent} requests");
+    }
+}
+
+#[test]
+fn the_reserved_zookeeper_tree_is_not_a_lock_path() {
+    let c = Client::connect(&hosts()).unwrap();
+    for p in ["/zookeeper", "/zookeeper/quota/lock"] {
+        assert!(
+            matches!(Lock::new(&c, p), Err(Error::InvalidPath { .. })),
+            "{p}"
+        );
+        assert!(
+            matches!(
+                zklock::Semaphore::new(&c, p, 1),
+                Err(Error::InvalidPath { .. })
+            ),
+            "{p}"
+        );
+    }
+    // Under a chroot, `/zookeeper` is an ordinary name.
+    let (chrooted, _) = client();
+    drop(
+        Lock::new(&chrooted, "/zookeeper")
+            .unwrap()
+            .acquire()
+            .unwrap(),
+    );
+}

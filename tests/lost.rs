@@ -180,3 +180,32 @@ fn a_released_guard_reports_nothing() {
     c.close();
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 }
+
+#[test]
+fn the_first_question_after_an_unnoticed_deletion_is_answered_truly() {
+    // A holder that never waited and has asked nothing has no watch on its
+    // node yet. Someone deletes the node and another client takes the lock:
+    // the guard's first `check()`, `state()` or `fencing_token()` waits for
+    // its watch to be confirmed, and so already says the lock is lost.
+    let (c, root) = client();
+    let op = observer(&root);
+    let lock = Lock::new(&c, "/locks/unnoticed").unwrap();
+    let other = Lock::new(&op, "/locks/unnoticed").unwrap();
+    let first: [(&str, fn(&LockGuard) -> bool); 3] = [
+        ("check", |g| {
+            matches!(g.check(), Err(Error::LockLost { .. }))
+        }),
+        ("state", |g| g.state() == LockState::Lost),
+        ("fencing_token", |g| {
+            matches!(g.fencing_token(), Err(Error::LockLost { .. }))
+        }),
+    ];
+    for (what, says_lost) in first {
+        let g = lock.acquire().unwrap();
+        op.delete(g.node(), None).unwrap();
+        let taken = other.acquire_timeout(WAIT).unwrap();
+        assert!(says_lost(&g), "the first {what}() said the lock was held");
+        assert_lost(&g);
+        drop(taken);
+    }
+}

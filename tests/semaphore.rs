@@ -229,3 +229,54 @@ fn bad_input_is_a_typed_error() {
         .identifier("x".repeat(2 << 20));
     assert!(matches!(huge.acquire(), Err(Error::InvalidArgument(_))));
 }
+
+#[test]
+fn curator_layout_lease_holders_are_the_leases() {
+    // Curator's layout keeps leases under <path>/leases (and its mutex under
+    // <path>/locks): the holders are the leases' data.
+    let (c, _) = client();
+    let a = Semaphore::new(&c, "/sem/cur-holders", 2)
+        .unwrap()
+        .flavor(zklock::Flavor::Curator)
+        .identifier("a");
+    let b = Semaphore::new(&c, "/sem/cur-holders", 2)
+        .unwrap()
+        .flavor(zklock::Flavor::Curator)
+        .identifier("b");
+    let (la, lb) = (a.acquire().unwrap(), b.acquire().unwrap());
+    let mut holders = a.lease_holders().unwrap();
+    holders.sort();
+    assert_eq!(holders, vec!["a", "b"]);
+    drop((la, lb));
+    assert!(a.lease_holders().unwrap().is_empty());
+}
+
+#[test]
+fn a_fresh_semaphore_keeps_its_deadline_and_its_cancel_through_a_partition() {
+    // The semaphore node's set-up is part of the attempt: a partition
+    // during it cannot outlast the caller's deadline, and cancel reaches it.
+    let (proxy, c, _) = support::proxied(Duration::from_secs(20));
+    let sem = Arc::new(Semaphore::new(&c, "/sem/fresh", 2).unwrap());
+    proxy.freeze();
+    let start = std::time::Instant::now();
+    let r = sem.acquire_timeout(Duration::from_millis(200));
+    assert!(matches!(r, Err(Error::Timeout)), "{r:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    let waiter = {
+        let sem = sem.clone();
+        std::thread::spawn(move || sem.acquire())
+    };
+    wait_until(WAIT, "the set-up request to be in flight", || {
+        c.requests_in_flight() > 0
+    });
+    let cancelled_at = std::time::Instant::now();
+    sem.cancel();
+    assert!(matches!(waiter.join().unwrap(), Err(Error::Cancelled)));
+    assert!(cancelled_at.elapsed() < Duration::from_secs(2));
+    proxy.unfreeze();
+    drop(sem.acquire_timeout(WAIT).unwrap());
+}

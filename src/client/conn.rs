@@ -76,8 +76,14 @@ pub(crate) fn run_io_thread(shared: Arc<Shared>) {
                 declare_lost(&shared);
             }
             Err(AttemptError::Other(why)) => {
-                log::debug!("zklock: connect to {host}:{port} failed: {why}");
-                shared.session.lock().last_error = format!("{host}:{port}: {why}");
+                let at = super::hosts::display(host, *port);
+                log::debug!("zklock: connect to {at} failed: {why}");
+                // The error names the hosts already: a lone host is not repeated.
+                shared.session.lock().last_error = if hosts.len() > 1 {
+                    format!("{at}: {why}")
+                } else {
+                    why
+                };
                 failures += 1;
                 if (failures as usize).is_multiple_of(hosts.len()) {
                     backoff(&shared, failures / hosts.len() as u32);

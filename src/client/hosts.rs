@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::path;
+use std::net::ToSocketAddrs;
 
 /// A parsed connect string.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,15 +66,56 @@ impl ConnectString {
     pub fn hosts_text(&self) -> String {
         self.hosts
             .iter()
-            .map(|(h, p)| {
-                if h.contains(':') {
-                    format!("[{h}]:{p}")
-                } else {
-                    format!("{h}:{p}")
-                }
-            })
+            .map(|(h, p)| display(h, *p))
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// Puts the hosts in a random order, so the clients of one connect
+    /// string spread over the ensemble (and one hung host does not stall
+    /// every client's first connect), as the Java client and kazoo do.
+    pub fn shuffle(&mut self) {
+        let mut seed = uuid::Uuid::new_v4().as_u128();
+        for i in (1..self.hosts.len()).rev() {
+            let n = i as u128 + 1;
+            let j = (seed % n) as usize;
+            seed /= n;
+            self.hosts.swap(i, j);
+        }
+    }
+
+    /// Drops the hosts whose names do not resolve (logged), as the Java
+    /// client does; an error naming each failure if none resolves.
+    pub fn drop_unresolvable(&mut self) -> std::result::Result<(), String> {
+        let mut failures = Vec::new();
+        self.hosts
+            .retain(|(h, p)| match (h.as_str(), *p).to_socket_addrs() {
+                Ok(addrs) if addrs.len() > 0 => true,
+                Ok(_) => {
+                    failures.push(format!("{}: no address", display(h, *p)));
+                    false
+                }
+                Err(e) => {
+                    failures.push(format!("{}: cannot resolve: {e}", display(h, *p)));
+                    false
+                }
+            });
+        for f in &failures {
+            log::warn!("zklock: skipping host {f}");
+        }
+        if self.hosts.is_empty() {
+            return Err(failures.join("; "));
+        }
+        Ok(())
+    }
+}
+
+/// `host:port`, with an IPv6 address in brackets.
+pub(crate) fn display(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 
@@ -95,6 +137,27 @@ mod tests {
         );
         assert_eq!(c.chroot, "/app/x");
         assert_eq!(ConnectString::parse("h:2/").unwrap().chroot, "");
+    }
+
+    #[test]
+    fn shuffling_keeps_every_host() {
+        let mut c = ConnectString::parse("a:1,b:2,c:3,d:4").unwrap();
+        let mut orders = std::collections::HashSet::new();
+        for _ in 0..50 {
+            c.shuffle();
+            let mut sorted = c.hosts.clone();
+            sorted.sort();
+            assert_eq!(sorted.len(), 4);
+            assert_eq!(sorted[0], ("a".into(), 1));
+            orders.insert(c.hosts.clone());
+        }
+        assert!(orders.len() > 1, "never shuffled");
+    }
+
+    #[test]
+    fn ipv6_hosts_print_in_brackets() {
+        assert_eq!(display("::1", 2181), "[::1]:2181");
+        assert_eq!(display("a", 1), "a:1");
     }
 
     #[test]

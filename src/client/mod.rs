@@ -133,7 +133,20 @@ impl ClientBuilder {
     /// string; [`Error::Connect`], naming the hosts and the last failure, if
     /// no session could be established within the connect timeout.
     pub fn connect(self) -> Result<Client> {
-        let connect = ConnectString::parse(&self.hosts)?;
+        let mut connect = ConnectString::parse(&self.hosts)?;
+        let hosts_text = connect.hosts_text();
+        if let Err(reason) = connect.drop_unresolvable() {
+            return Err(Error::Connect {
+                hosts: hosts_text,
+                timeout: self.connect_timeout,
+                reason,
+            });
+        }
+        connect.shuffle();
+        log::debug!(
+            "zklock: hosts, in this client's order: {}",
+            connect.hosts_text()
+        );
         if self.session_timeout.is_zero() || self.session_timeout > Duration::from_secs(3600) {
             return Err(Error::InvalidArgument(format!(
                 "session timeout {:?} out of range",
@@ -141,6 +154,7 @@ impl ClientBuilder {
             )));
         }
         let cfg = Config {
+            hosts_text,
             connect,
             session_timeout: self.session_timeout,
             connect_timeout: self.connect_timeout,
@@ -180,7 +194,7 @@ impl ClientBuilder {
                     // thread's current attempt; it ends on its own.
                     client.handle.close(false);
                     return Err(Error::Connect {
-                        hosts: s.cfg.connect.hosts_text(),
+                        hosts: s.cfg.hosts_text.clone(),
                         timeout: self.connect_timeout,
                         reason,
                     });
@@ -316,7 +330,7 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let s = self.handle.shared.session.lock();
         f.debug_struct("Client")
-            .field("hosts", &self.handle.shared.cfg.connect.hosts_text())
+            .field("hosts", &self.handle.shared.cfg.hosts_text)
             .field("chroot", &self.handle.shared.cfg.connect.chroot)
             .field("state", &s.state)
             .field("session_id", &format_args!("0x{:x}", s.session_id))
@@ -452,7 +466,9 @@ impl Client {
     /// data; nodes that already exist are left alone.
     ///
     /// # Errors
-    /// As [`Client::create`], except that `NodeExists` is not an error.
+    /// As [`Client::create`], except that `NodeExists` is not an error;
+    /// [`Error::ChrootMissing`] if the connect string's chroot does not
+    /// exist (it is not created).
     pub fn ensure_path(&self, path: &str) -> Result<()> {
         self.ensure_path_with(path, CreateMode::Persistent)
     }
@@ -477,6 +493,15 @@ impl Client {
         match self.create(path, b"", mode) {
             Ok(_) => Ok(()),
             Err(e) if e.is(ZkError::NodeExists) => Ok(()),
+            // A top-level node's parent is the chroot: nothing to create.
+            Err(e) if e.is(ZkError::NoNode) && path::parent(path) == "/" => {
+                Err(match self.shared().chroot() {
+                    "" => e,
+                    chroot => Error::ChrootMissing {
+                        chroot: chroot.to_string(),
+                    },
+                })
+            }
             Err(e) if e.is(ZkError::NoNode) => {
                 self.ensure_path_with(path::parent(path), mode)?;
                 match self.create(path, b"", mode) {

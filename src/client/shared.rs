@@ -28,6 +28,9 @@ use std::time::{Duration, Instant};
 /// Settings fixed at connect time.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
+    /// The hosts as the connect string gave them, for messages.
+    pub hosts_text: String,
+    /// The hosts this client tries, in its own (shuffled) order.
     pub connect: ConnectString,
     pub session_timeout: Duration,
     pub connect_timeout: Duration,

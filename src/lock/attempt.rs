@@ -127,6 +127,16 @@ impl<'a> Attempt<'a> {
     /// for that ancestor.
     pub fn ensure_parents(&mut self, path: &str, mode: CreateMode) -> Result<()> {
         let chain = crate::path::lineage(path);
+        if chain.is_empty() {
+            // The root: asked for after a top-level node's create found no
+            // parent, which only a missing chroot explains.
+            return match self.client.shared().chroot() {
+                "" => Ok(()),
+                chroot => Err(Error::ChrootMissing {
+                    chroot: chroot.to_string(),
+                }),
+            };
+        }
         loop {
             self.connected()?;
             let calls: Vec<Call> = chain

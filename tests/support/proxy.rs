@@ -11,6 +11,9 @@
 //!   reply can come back (Curator's "chaos monkey" from outside the server).
 //! - [`Proxy::refuse`]: new connections are closed at once, as a port with
 //!   nobody behind it would.
+//! - [`Proxy::swallow_requests`]: requests are dropped on their way to the
+//!   server, pings still go through: a server that stays connected and
+//!   never answers a call.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -22,6 +25,7 @@ use std::time::Duration;
 struct Faults {
     frozen: bool,
     refuse: bool,
+    swallow: bool,
     delay: Duration,
     drop_after_create: Option<String>,
     /// Bumped by reset; connections of an older generation end.
@@ -125,6 +129,12 @@ impl Proxy {
         self.state.faults.lock().unwrap().refuse = on;
     }
 
+    /// Drops every request (xid > 0) on its way to the server while `on`;
+    /// pings, auth and watch re-registration still pass.
+    pub fn swallow_requests(&self, on: bool) {
+        self.state.faults.lock().unwrap().swallow = on;
+    }
+
     /// Holds every chunk for `d` before forwarding it.
     pub fn set_delay(&self, d: Duration) {
         self.state.faults.lock().unwrap().delay = d;
@@ -212,6 +222,13 @@ fn pump(
                 break;
             }
             let frame: Vec<u8> = pending.drain(..4 + len).collect();
+            let swallowed = handshake_done
+                && frame.len() >= 8
+                && i32::from_be_bytes(frame[4..8].try_into().unwrap()) > 0
+                && st.faults.lock().unwrap().swallow;
+            if swallowed {
+                continue;
+            }
             let trigger = handshake_done && frame.len() >= 12 && {
                 let op = i32::from_be_bytes(frame[8..12].try_into().unwrap());
                 let path = create_path(&frame[12..]).unwrap_or_default();
