@@ -797,12 +797,15 @@ fn a_waiter_whose_blocker_gives_up_waits_for_the_holder() {
     }
 }
 
+/// One way to acquire, named.
+type Acquire<'a> = (&'static str, Box<dyn Fn() -> zklock::Result<()> + 'a>);
+
 /// Every way to acquire, for a lock and a semaphore on `c`, with the error
 /// each returned and the requests each sent.
 fn every_acquire(c: &Client, lock_path: &str, sem_path: &str) -> Vec<(&'static str, Error, u64)> {
     let lock = Lock::new(c, lock_path).unwrap();
     let sem = zklock::Semaphore::new(c, sem_path, 2).unwrap();
-    let calls: Vec<(&'static str, Box<dyn Fn() -> zklock::Result<()>>)> = vec![
+    let calls: Vec<Acquire> = vec![
         ("Lock::acquire", Box::new(|| lock.acquire().map(drop))),
         (
             "Lock::acquire_timeout",
