@@ -191,7 +191,8 @@ fn the_first_question_after_an_unnoticed_deletion_is_answered_truly() {
     let op = observer(&root);
     let lock = Lock::new(&c, "/locks/unnoticed").unwrap();
     let other = Lock::new(&op, "/locks/unnoticed").unwrap();
-    let first: [(&str, fn(&LockGuard) -> bool); 3] = [
+    type SaysLost = fn(&LockGuard) -> bool;
+    let first: [(&str, SaysLost); 3] = [
         ("check", |g| {
             matches!(g.check(), Err(Error::LockLost { .. }))
         }),
