@@ -14,18 +14,26 @@
 //! per write) and stops writing once told its lock is lost, as a real holder
 //! would stop touching the resource it guards.
 //!
-//! Meanwhile the driver injects, in turn: a server restart, a kill of the
-//! leader, a SIGSTOP of a server for longer than the session timeout, a
-//! silent partition of one worker for longer than its session timeout, a
-//! connection reset right after a create, and a kill -9 of a worker (which
-//! is then replaced). After each fault it measures how long until some
-//! contender enters again.
+//! Meanwhile the driver injects, in turn: a burst of abandoned acquires
+//! (every worker cancels its handles at random moments and gives its
+//! acquires deadlines of 0 to 5 ms, so attempts end while their creates are
+//! in flight, while they wait, and just as they would hold), a server
+//! restart, a kill of the leader, a SIGSTOP of a server for longer than the
+//! session timeout, a silent partition of one worker for longer than its
+//! session timeout, a connection reset right after a create, and a kill -9
+//! of a worker (which is then replaced). After each fault it measures how
+//! long until some contender enters again.
 //!
 //! The first run contends for one exclusive lock; the second for a
 //! read/write lock and a semaphore (2 leases). At the end, with every worker
 //! stopped, it checks the log (no two exclusive holders overlap, no writer
 //! overlaps anyone, never more lease holders than leases, fencing tokens
-//! increase), that no contender node is left, and prints
+//! increase), that no contender node is left, and prints. Orphans are
+//! counted twice: each worker, asked to stop, lets every attempt end and its
+//! background deletes settle, then counts the nodes its own live session
+//! still owns (closing the session would delete them and hide the leak);
+//! and the driver counts whatever is left once every worker has gone.
+//! Either way the suite expects none, and prints
 //!
 //! `chaos: acquisitions A, faults F (by kind ...), overlaps 0, orphans 0, worst recovery R ms`
 //!
@@ -35,11 +43,11 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use support::holders::{Rec, check, read_log, record};
 use support::{Ensemble, Proxy};
@@ -54,6 +62,10 @@ const RECOVERY_BOUND: Duration = Duration::from_secs(10);
 const WORKERS: usize = 3;
 const THREADS: usize = 3;
 const LEASES: usize = 2;
+/// How long a burst of abandoned acquires lasts.
+const ABANDON_FOR: Duration = Duration::from_secs(3);
+/// The directories the workers' recipes write to.
+const DIRS: [&str; 4] = ["/lock", "/rw", "/sem", "/sem-__lock__"];
 
 fn now_ms() -> u128 {
     SystemTime::now()
@@ -164,33 +176,67 @@ fn worker(spec: &str) {
             .unwrap()
             .identifier(me),
     );
-    // Stop when the driver closes our stdin: cancel whatever waits.
-    {
-        let (stop, lock, read, write, sem) = (
-            stop.clone(),
-            lock.clone(),
-            read.clone(),
-            write.clone(),
-            sem.clone(),
-        );
-        std::thread::spawn(move || {
-            let _ = std::io::stdin().read_to_end(&mut Vec::new());
-            stop.store(true, Ordering::SeqCst);
+    let cancel_all = {
+        let (lock, read, write, sem) = (lock.clone(), read.clone(), write.clone(), sem.clone());
+        move || {
             lock.cancel();
             read.cancel();
             write.cancel();
             sem.cancel();
+        }
+    };
+    // Until when (ms since the epoch) acquires are abandoned at random.
+    let abandon_until = Arc::new(AtomicU64::new(0));
+    let (bursts_tx, bursts) = crossbeam_channel::unbounded::<u64>();
+    // The driver's orders come on stdin: "abandon" starts a burst of
+    // abandoned acquires; the end of stdin asks us to stop.
+    {
+        let (stop, abandon_until, cancel_all) =
+            (stop.clone(), abandon_until.clone(), cancel_all.clone());
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                match line.as_deref() {
+                    Ok("abandon") => {
+                        let until = now_ms() as u64 + ABANDON_FOR.as_millis() as u64;
+                        abandon_until.store(until, Ordering::SeqCst);
+                        let _ = bursts_tx.send(until);
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            stop.store(true, Ordering::SeqCst);
+            drop(bursts_tx);
+            cancel_all();
         });
     }
+    // The canceller: during a burst, cancels everything every 0 to 3 ms.
+    let canceller = {
+        let cancel_all = cancel_all.clone();
+        std::thread::spawn(move || {
+            let mut rng = std::process::id() as u64 | 1;
+            for until in bursts {
+                while (now_ms() as u64) < until {
+                    cancel_all();
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    // The fault's rhythm, not synchronisation.
+                    std::thread::sleep(Duration::from_micros(rng % 3000));
+                }
+            }
+        })
+    };
     let threads: Vec<_> = (0..THREADS)
         .map(|t| {
-            let (stop, log, lock, read, write, sem) = (
+            let (stop, log, lock, read, write, sem, abandon_until) = (
                 stop.clone(),
                 log.clone(),
                 lock.clone(),
                 read.clone(),
                 write.clone(),
                 sem.clone(),
+                abandon_until.clone(),
             );
             let holder = format!("{me}t{t}");
             let shared = run == "shared";
@@ -199,28 +245,21 @@ fn worker(spec: &str) {
                 while !stop.load(Ordering::SeqCst) {
                     i += 1;
                     let work = 1 + (i * 7919) % 5;
-                    if !shared {
-                        if let Ok(g) = lock.acquire() {
-                            hold(&g, &log, "lock", "x", &holder, work);
-                        }
+                    // In a burst, a deadline of 0 to 5 ms: the attempt ends
+                    // wherever it is when it runs out.
+                    let deadline = ((now_ms() as u64) < abandon_until.load(Ordering::SeqCst))
+                        .then(|| Duration::from_micros((i * 104_729) % 5000));
+                    let (resource, role, acquired) = if !shared {
+                        ("lock", "x", take(&*lock, deadline))
                     } else {
                         match i % 10 {
-                            0 | 5 => {
-                                if let Ok(g) = write.acquire() {
-                                    hold(&g, &log, "rw", "w", &holder, work);
-                                }
-                            }
-                            1 | 4 | 7 => {
-                                if let Ok(g) = sem.acquire() {
-                                    hold(&g, &log, "sem", "s", &holder, work);
-                                }
-                            }
-                            _ => {
-                                if let Ok(g) = read.acquire() {
-                                    hold(&g, &log, "rw", "r", &holder, work);
-                                }
-                            }
+                            0 | 5 => ("rw", "w", take(&*write, deadline)),
+                            1 | 4 | 7 => ("sem", "s", take(&*sem, deadline)),
+                            _ => ("rw", "r", take(&*read, deadline)),
                         }
+                    };
+                    if let Ok(g) = acquired {
+                        hold(&g, &log, resource, role, &holder, work);
                     }
                 }
             })
@@ -229,7 +268,81 @@ fn worker(spec: &str) {
     for t in threads {
         t.join().unwrap();
     }
+    let _ = canceller.join();
+    report_orphans(&client, &log, me);
     client.close();
+}
+
+/// The acquire calls a worker makes, for every lock kind.
+trait Acquire {
+    fn acquire(&self) -> zklock::Result<LockGuard>;
+    fn acquire_timeout(&self, d: Duration) -> zklock::Result<LockGuard>;
+}
+
+impl<S: zklock::lock::Strategy> Acquire for zklock::lock::QueueLock<S> {
+    fn acquire(&self) -> zklock::Result<LockGuard> {
+        zklock::lock::QueueLock::acquire(self)
+    }
+    fn acquire_timeout(&self, d: Duration) -> zklock::Result<LockGuard> {
+        zklock::lock::QueueLock::acquire_timeout(self, d)
+    }
+}
+
+impl Acquire for Semaphore {
+    fn acquire(&self) -> zklock::Result<LockGuard> {
+        Semaphore::acquire(self)
+    }
+    fn acquire_timeout(&self, d: Duration) -> zklock::Result<LockGuard> {
+        Semaphore::acquire_timeout(self, d)
+    }
+}
+
+/// Waits as long as it takes, or until `deadline` runs out.
+fn take(l: &impl Acquire, deadline: Option<Duration>) -> zklock::Result<LockGuard> {
+    match deadline {
+        Some(d) => l.acquire_timeout(d),
+        None => l.acquire(),
+    }
+}
+
+/// Every attempt of this worker has ended: once its background deletes
+/// have settled, counts the nodes its live session still owns (none may be
+/// left) and writes the count to `<log>.<worker>.orphans` for the driver.
+fn report_orphans(client: &Client, log: &Path, me: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let count = loop {
+        let settled = client.pending_background_deletes() == 0;
+        let session = client.session_id();
+        let mut owned = Vec::new();
+        let mut complete = settled;
+        for dir in DIRS {
+            let Ok(kids) = client.get_children(dir) else {
+                complete &= client.exists(dir).is_ok_and(|s| s.is_none());
+                continue;
+            };
+            for k in kids {
+                let path = format!("{dir}/{k}");
+                match client.exists(&path) {
+                    Ok(Some(stat)) if stat.ephemeral_owner == session => owned.push(path),
+                    Ok(_) => {}
+                    Err(_) => complete = false,
+                }
+            }
+        }
+        if complete && session == client.session_id() {
+            for p in &owned {
+                eprintln!("worker {me}: ORPHAN {p}");
+            }
+            break Some(owned.len());
+        }
+        if Instant::now() > deadline {
+            eprintln!("worker {me}: could not count its nodes");
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50)); // a retry's pause
+    };
+    let text = count.map_or("unknown".to_string(), |n| n.to_string());
+    let _ = std::fs::write(log.with_extension(format!("{me}.orphans")), text);
 }
 
 // ---------------------------------------------------------------- the driver
@@ -495,7 +608,8 @@ impl Cluster {
     }
 }
 
-const KINDS: [&str; 6] = [
+const KINDS: [&str; 7] = [
+    "abandon",
     "drop-create",
     "partition",
     "kill-leader",
@@ -752,6 +866,15 @@ fn inject(c: &mut Cluster, kind: &str, pick: &mut impl FnMut(usize) -> usize) ->
             }
             format!("worker {}", c.workers[w].name)
         }
+        "abandon" => {
+            for w in &mut c.workers {
+                if let Some(stdin) = w.stdin.as_mut() {
+                    let _ = stdin.write_all(b"abandon\n").and_then(|_| stdin.flush());
+                }
+            }
+            std::thread::sleep(ABANDON_FOR); // the fault's length
+            "every worker".into()
+        }
         "drop-create" => {
             let w = pick(WORKERS);
             let prefix = format!("{}/", c.root);
@@ -805,6 +928,21 @@ fn finish_run(c: &mut Cluster, tally: &mut Tally) {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+    // What each worker found its own live session still owning.
+    for w in &c.workers {
+        let counted = c.log.with_extension(format!("{}.orphans", w.name));
+        match std::fs::read_to_string(&counted).map(|t| t.trim().parse::<usize>()) {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                eprintln!("chaos: worker {} left {n} nodes of its own session", w.name);
+                tally.orphans += n;
+            }
+            _ => {
+                eprintln!("chaos: worker {} could not count its nodes", w.name);
+                tally.orphans += 1;
+            }
+        }
+    }
     let recs = read_log(&c.log);
     let (acquisitions, violations) = check(&recs, LEASES);
     for v in &violations {
@@ -815,8 +953,7 @@ fn finish_run(c: &mut Cluster, tally: &mut Tally) {
     // Nodes of killed workers go when their sessions expire.
     let observer = Client::connect(&format!("{}{}", c.ens.hosts(), c.root)).unwrap();
     let contenders = || -> usize {
-        ["/lock", "/rw", "/sem", "/sem-__lock__"]
-            .iter()
+        DIRS.iter()
             .map(|d| observer.get_children(d).map(|k| k.len()).unwrap_or(0))
             .sum()
     };
