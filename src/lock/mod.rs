@@ -12,8 +12,9 @@
 //! - **No herd.** A waiter watches the one node that must go before it, so
 //!   a release wakes one waiter (or the group of readers behind it).
 //! - **Nothing left behind.** An attempt that ends without the lock (timeout,
-//!   cancel, error, try) deletes its node; a delete that cannot be confirmed
-//!   is retried by the client until it is.
+//!   cancel, error, try) deletes its node, including a node whose create was
+//!   still in flight when the attempt ended (see `cleanup`); a delete that
+//!   cannot be confirmed is retried by the client until it is.
 //! - **Fencing.** [`LockGuard::fencing_token`] strictly increases from one
 //!   holder to the next.
 //!
@@ -272,7 +273,10 @@ impl<S: Strategy> QueueLock<S> {
     /// # Errors
     /// [`Error::Cancelled`] after [`QueueLock::cancel`];
     /// [`Error::SessionLost`] if the session ends while waiting;
-    /// [`Error::Closed`]; server errors such as `NoAuth`.
+    /// [`Error::Closed`]; [`Error::ChrootMissing`] if the connect string's
+    /// chroot does not exist; server errors such as `NoAuth` (naming the
+    /// node, a missing ancestor of the lock's path included, that could not
+    /// be created).
     pub fn acquire(&self) -> Result<LockGuard> {
         self.attempt(None, true)
             .map(|g| g.expect("a waiting acquire returns a guard"))

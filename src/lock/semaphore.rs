@@ -149,7 +149,8 @@ impl Semaphore {
     }
 
     /// As [`Semaphore::acquire`], giving up after `timeout` (one deadline for
-    /// the internal lock and the wait for a free lease).
+    /// every phase: setting up the semaphore node, the internal lock and the
+    /// wait for a free lease).
     ///
     /// # Errors
     /// [`Error::Timeout`], and those of [`Semaphore::acquire`].
