@@ -9,7 +9,8 @@
 //! - `floor`: create (ephemeral-sequential) + list + delete through the client,
 //!   one after the other, with no recipe: every other figure reads as a
 //!   ratio to it.
-//! - `uncontended`: acquire + release of each lock kind and the semaphore.
+//! - `uncontended`: acquire + release of each lock kind and the semaphore,
+//!   and of a lock whose holder asks `check()` once.
 //! - `contended`: T threads on one session (T = 2, 8, 32), and 4 threads
 //!   with a session each, taking one exclusive lock: time per hand-off (and
 //!   hand-offs per second); the wait latency (p50, p99) of each
@@ -56,6 +57,15 @@ fn uncontended(c: &mut Criterion) {
     let lock = Lock::new(&client, "/u/lock").unwrap();
     g.bench_function("lock", |b| {
         b.iter(|| lock.acquire().unwrap().release().unwrap())
+    });
+    // A holder that asks once: the first check() waits for the own-node
+    // watch (one round trip), then the release. What a checking holder pays.
+    g.bench_function("lock+check", |b| {
+        b.iter(|| {
+            let g = lock.acquire().unwrap();
+            g.check().unwrap();
+            g.release().unwrap()
+        })
     });
     let read = ReadLock::new(&client, "/u/rw").unwrap();
     g.bench_function("read", |b| {
