@@ -20,6 +20,8 @@
 //! - `mixed`: read/write 90/10 and a 3-lease semaphore, 8 threads each.
 //! - `session`: raw create + delete from 8 threads on one client, and on a
 //!   client each: what sharing a session costs.
+//! - `handles`: making and dropping 10,000 lock handles on one client (each
+//!   registers a session listener): it must stay linear.
 //!
 //! Comparisons with kazoo and Curator in one run come from
 //! `scripts/bench-peers`.
@@ -304,11 +306,29 @@ fn session(c: &mut Criterion) {
     g.finish();
 }
 
+fn handles(c: &mut Criterion) {
+    let (client, _) = root_client();
+    let mut g = c.benchmark_group("handles");
+    g.sample_size(10);
+    for n in [10_000usize, 30_000] {
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(BenchmarkId::new("new_and_drop", n), |b| {
+            b.iter(|| {
+                let locks: Vec<Lock> = (0..n)
+                    .map(|_| Lock::new(&client, "/handles/lock").unwrap())
+                    .collect();
+                drop(locks);
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = floor, uncontended, contended, handoff, mixed, session
+    targets = floor, uncontended, contended, handoff, mixed, session, handles
 }
 criterion_main!(benches);

@@ -1,6 +1,8 @@
-//! The one error type of the crate.
+//! The crate's errors: the one public [`Error`], the server's codes
+//! ([`ZkError`]), and how a failed call becomes an `Error` (the
+//! crate-internal `Failure`). A leaf: it imports nothing from the crate.
 
-use crate::client::ZkError;
+use std::fmt;
 use std::time::Duration;
 
 /// Everything that can go wrong in zklock.
@@ -120,3 +122,203 @@ impl Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A ZooKeeper server error code (`KeeperException.Code`).
+///
+/// [`ZkError::ConnectionLoss`] and [`ZkError::SessionExpired`] never reach
+/// users inside [`crate::Error::ZooKeeper`]: they have their own variants,
+/// [`crate::Error::ConnectionLoss`] and [`crate::Error::SessionLost`].
+///
+/// ```
+/// assert_eq!(zklock::ZkError::from_code(-101), zklock::ZkError::NoNode);
+/// assert_eq!(zklock::ZkError::NoNode.code(), -101);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ZkError {
+    /// A server-side failure (-1).
+    SystemError,
+    /// A state the server considers inconsistent (-2).
+    RuntimeInconsistency,
+    /// Data inconsistency (-3).
+    DataInconsistency,
+    /// The connection was lost (-4).
+    ConnectionLoss,
+    /// The server could not (un)marshal a record (-5).
+    MarshallingError,
+    /// The operation is not implemented by this server (-6).
+    Unimplemented,
+    /// The operation timed out on the server (-7).
+    OperationTimeout,
+    /// Invalid arguments (-8).
+    BadArguments,
+    /// The session is not known to the server (-12).
+    UnknownSession,
+    /// A generic API error (-100).
+    ApiError,
+    /// The node does not exist (-101).
+    NoNode,
+    /// Not authorised by the node's ACL (-102).
+    NoAuth,
+    /// The version given does not match the node's (-103).
+    BadVersion,
+    /// Ephemeral nodes may not have children (-108).
+    NoChildrenForEphemerals,
+    /// The node already exists (-110).
+    NodeExists,
+    /// The node has children (-111).
+    NotEmpty,
+    /// The session has expired (-112).
+    SessionExpired,
+    /// An invalid callback (-113).
+    InvalidCallback,
+    /// An invalid ACL (-114).
+    InvalidAcl,
+    /// Authentication failed (-115).
+    AuthFailed,
+    /// The session moved to another server (-118).
+    SessionMoved,
+    /// A write was sent to a read-only server (-119).
+    NotReadOnly,
+    /// An ephemeral create on a local session (-120).
+    EphemeralOnLocalSession,
+    /// No such watcher to remove (-121).
+    NoWatcher,
+    /// The request timed out in the server (-122).
+    RequestTimeout,
+    /// Reconfiguration is disabled (-123).
+    ReconfigDisabled,
+    /// The session was closed because it needs SASL authentication (-124).
+    SessionClosedRequireSaslAuth,
+    /// A quota was exceeded (-125).
+    QuotaExceeded,
+    /// The server throttled the operation (-127).
+    Throttled,
+    /// A code this client does not know.
+    Other(i32),
+}
+
+impl ZkError {
+    /// The error for a numeric code from the wire.
+    pub fn from_code(code: i32) -> ZkError {
+        use ZkError::*;
+        match code {
+            -1 => SystemError,
+            -2 => RuntimeInconsistency,
+            -3 => DataInconsistency,
+            -4 => ConnectionLoss,
+            -5 => MarshallingError,
+            -6 => Unimplemented,
+            -7 => OperationTimeout,
+            -8 => BadArguments,
+            -12 => UnknownSession,
+            -100 => ApiError,
+            -101 => NoNode,
+            -102 => NoAuth,
+            -103 => BadVersion,
+            -108 => NoChildrenForEphemerals,
+            -110 => NodeExists,
+            -111 => NotEmpty,
+            -112 => SessionExpired,
+            -113 => InvalidCallback,
+            -114 => InvalidAcl,
+            -115 => AuthFailed,
+            -118 => SessionMoved,
+            -119 => NotReadOnly,
+            -120 => EphemeralOnLocalSession,
+            -121 => NoWatcher,
+            -122 => RequestTimeout,
+            -123 => ReconfigDisabled,
+            -124 => SessionClosedRequireSaslAuth,
+            -125 => QuotaExceeded,
+            -127 => Throttled,
+            other => Other(other),
+        }
+    }
+
+    /// The numeric code on the wire.
+    pub fn code(self) -> i32 {
+        use ZkError::*;
+        match self {
+            SystemError => -1,
+            RuntimeInconsistency => -2,
+            DataInconsistency => -3,
+            ConnectionLoss => -4,
+            MarshallingError => -5,
+            Unimplemented => -6,
+            OperationTimeout => -7,
+            BadArguments => -8,
+            UnknownSession => -12,
+            ApiError => -100,
+            NoNode => -101,
+            NoAuth => -102,
+            BadVersion => -103,
+            NoChildrenForEphemerals => -108,
+            NodeExists => -110,
+            NotEmpty => -111,
+            SessionExpired => -112,
+            InvalidCallback => -113,
+            InvalidAcl => -114,
+            AuthFailed => -115,
+            SessionMoved => -118,
+            NotReadOnly => -119,
+            EphemeralOnLocalSession => -120,
+            NoWatcher => -121,
+            RequestTimeout => -122,
+            ReconfigDisabled => -123,
+            SessionClosedRequireSaslAuth => -124,
+            QuotaExceeded => -125,
+            Throttled => -127,
+            Other(c) => c,
+        }
+    }
+}
+
+impl fmt::Display for ZkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} ({})", self, self.code())
+    }
+}
+
+/// Why a call did not get a successful reply: the client's internal view,
+/// turned into an [`Error`] (naming the call's path) at the API's edge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// The server answered with this error code.
+    Server(ZkError),
+    /// The connection broke before the reply came; the call may or may not
+    /// have been applied.
+    ConnectionLoss,
+    /// The session the call belonged to has ended.
+    SessionLost,
+    /// The client is closed.
+    Closed,
+    /// The deadline passed.
+    Timeout,
+    /// The reply made no sense.
+    Protocol(String),
+    /// The request is larger than the server accepts (its size).
+    TooLarge(usize),
+}
+
+impl Failure {
+    /// The error a caller sees for a call on `path`.
+    pub fn into_error(self, path: &str) -> Error {
+        match self {
+            Failure::Server(ZkError::ConnectionLoss) | Failure::ConnectionLoss => {
+                Error::ConnectionLoss
+            }
+            Failure::Server(ZkError::SessionExpired) | Failure::SessionLost => Error::SessionLost,
+            Failure::Server(code) => Error::ZooKeeper {
+                code,
+                path: path.to_string(),
+            },
+            Failure::Closed => Error::Closed,
+            Failure::Timeout => Error::Timeout,
+            Failure::Protocol(m) => Error::Protocol(m),
+            Failure::TooLarge(n) => Error::InvalidArgument(format!(
+                "request of {n} bytes for {path} exceeds the server's limit (jute.maxbuffer)"
+            )),
+        }
+    }
+}

@@ -44,13 +44,12 @@
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod client;
 mod error;
 pub mod lock;
 pub mod path;
-#[cfg(test)]
-mod test_rng;
 
 pub use client::{
     Acl, Client, ClientBuilder, ClientStats, CreateMode, EventType, ListenerId, Op, OpResult,

@@ -7,69 +7,20 @@
 //! - **Background watches**: a data watch registered as soon as the client
 //!   is connected and registered again if a connection loss swallowed the
 //!   request, so a watch a recipe relies on is never silently missing.
-//! - **The callback thread**: user callbacks (a lock's `on_lost`) run here,
-//!   one at a time, never on the event thread, so a slow or panicking one
-//!   delays only other user callbacks.
 //!
 //! Everything pending is written on every (re)connection before any caller
 //! may send, so nothing sent after a reconnection can overtake it. Jobs tied
 //! to an ephemeral node's session are dropped when that session ends (the
 //! server has deleted the node).
 
-use super::proto::{Request, Response, WatchedEvent, ZkError};
-use super::shared::{Call, Completion, Failure, Outbound, Reply, Shared};
-use crossbeam_channel::{Receiver, Sender};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use super::outbound::Call;
+use super::proto::Reply;
+use super::proto::{Request, Response};
+use super::shared::{Background, Completion, Entry, Job, Outbound, Shared};
+pub(crate) use super::shared::{OnReply, SharedWatcher, Target};
+use crate::error::{Failure, ZkError};
+use crossbeam_channel::Receiver;
 use std::sync::{Arc, Weak};
-
-/// What a background delete removes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Target {
-    /// One node.
-    Path(String),
-    /// Every child of `parent` whose name starts with `prefix`: a node whose
-    /// create may or may not have been applied (its reply was lost), found
-    /// by the unique prefix it was created with.
-    Prefix { parent: String, prefix: String },
-}
-
-/// A watch callback that may be registered more than once (after a lost
-/// request), so it is shared rather than one-shot.
-pub(crate) type SharedWatcher = Arc<dyn Fn(WatchedEvent) + Send + Sync>;
-/// Told the outcome of a background watch's registration.
-pub(crate) type OnReply = Arc<dyn Fn(Reply) + Send + Sync>;
-
-enum Job {
-    Delete {
-        target: Target,
-        version: Option<i32>,
-        /// Dropped when the job settles (confirmed, or moot), which
-        /// disconnects the receiver a caller may be waiting on.
-        _settled: Sender<()>,
-    },
-    Watch {
-        path: String,
-        watcher: SharedWatcher,
-        on_reply: OnReply,
-    },
-}
-
-struct Entry {
-    id: u64,
-    job: Job,
-    /// For work on an ephemeral node: its session's epoch. When that
-    /// session ends the job is moot and dropped.
-    epoch: Option<u64>,
-    in_flight: bool,
-}
-
-/// The client's pending background work.
-#[derive(Default)]
-pub(crate) struct Background {
-    next_id: u64,
-    entries: Vec<Entry>,
-    callbacks: Option<Sender<Box<dyn FnOnce() + Send>>>,
-}
 
 impl Background {
     fn push(&mut self, job: Job, epoch: Option<u64>) {
@@ -230,30 +181,6 @@ impl Shared {
                 on_reply(Err(Failure::SessionLost));
             }
         }
-    }
-
-    /// Runs `f` on the client's callback thread (started on first use):
-    /// one callback at a time, panics caught and logged.
-    pub fn run_callback(&self, f: Box<dyn FnOnce() + Send>) {
-        let mut b = self.background.lock();
-        let tx = b.callbacks.get_or_insert_with(|| {
-            let (tx, rx) = crossbeam_channel::unbounded::<Box<dyn FnOnce() + Send>>();
-            let spawned = std::thread::Builder::new()
-                .name("zklock-callbacks".into())
-                .spawn(move || {
-                    // Ends when the client (and with it the sender) is gone.
-                    for f in rx {
-                        if catch_unwind(AssertUnwindSafe(f)).is_err() {
-                            log::error!("zklock: a user callback panicked; ignored");
-                        }
-                    }
-                });
-            if let Err(e) = spawned {
-                log::error!("zklock: cannot start the callback thread: {e}");
-            }
-            tx
-        });
-        let _ = tx.send(f);
     }
 }
 

@@ -8,8 +8,14 @@
 //! a failure reproduces; `ZKLOCK_FUZZ_ITERS` runs it longer.
 
 use super::jute::{Reader, Writer, frame_len};
-use super::proto::{Acl, ConnectResponse, Notification, ReplyHeader, Stat, decode_response, op};
-use crate::test_rng::Rng;
+use super::proto::{ConnectResponse, Notification, ReplyHeader, decode_response, op, write_stat};
+use super::types::{Acl, Stat};
+
+// The tests' shared RNG (its other helpers serve the property tests).
+#[allow(dead_code)]
+#[path = "../../tests/support/rng.rs"]
+mod rng;
+use rng::Rng;
 
 fn stat() -> Stat {
     Stat {
@@ -32,21 +38,21 @@ fn corpus() -> Vec<(i32, Vec<u8>)> {
     let mut out = Vec::new();
     let mut w = Writer::new();
     w.string("/a/b-0000000001");
-    stat().write(&mut w);
+    write_stat(&stat(), &mut w);
     out.push((op::CREATE2, std::mem::take(&mut w).into_bytes()));
-    stat().write(&mut w);
+    write_stat(&stat(), &mut w);
     out.push((op::EXISTS, std::mem::take(&mut w).into_bytes()));
     w.buffer(b"data");
-    stat().write(&mut w);
+    write_stat(&stat(), &mut w);
     out.push((op::GET_DATA, std::mem::take(&mut w).into_bytes()));
     w.strings(&["x__lock__0000000001".into(), "y__rlock__0000000002".into()]);
-    stat().write(&mut w);
+    write_stat(&stat(), &mut w);
     out.push((op::GET_CHILDREN2, std::mem::take(&mut w).into_bytes()));
     w.int(1);
     w.int(31);
     w.string("digest");
     w.string("u:hash");
-    stat().write(&mut w);
+    write_stat(&stat(), &mut w);
     out.push((op::GET_ACL, std::mem::take(&mut w).into_bytes()));
     w.string("/a");
     out.push((op::SYNC, std::mem::take(&mut w).into_bytes()));
@@ -63,9 +69,9 @@ fn corpus() -> Vec<(i32, Vec<u8>)> {
             op::CREATE => w.string("/m"),
             op::CREATE2 => {
                 w.string("/m2");
-                stat().write(&mut w);
+                write_stat(&stat(), &mut w);
             }
-            op::SET_DATA => stat().write(&mut w),
+            op::SET_DATA => write_stat(&stat(), &mut w),
             _ => w.int(err),
         }
     }

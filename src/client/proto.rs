@@ -1,6 +1,7 @@
-//! The ZooKeeper client protocol's records: requests as we encode them, replies
-//! as we decode them, and the public value types they carry ([`Stat`],
-//! [`Acl`], [`CreateMode`], [`WatchedEvent`], multi [`Op`]s and [`OpResult`]s).
+//! The ZooKeeper client protocol's records, crate-private: requests as we
+//! encode them, replies as we decode them, and how the public values of
+//! `types` (`Stat`, `Acl`, `CreateMode`, multi `Op`s, ...) are written and
+//! read on the wire.
 //!
 //! Everything here is pure: no I/O, no locks. Decoding is total: any byte
 //! string gives either a value or a [`DecodeError`], never a panic (the
@@ -11,7 +12,8 @@
 //! client never sees a server-side path except in the watch registry.
 
 use super::jute::{DecodeError, Reader, Writer};
-use std::fmt;
+use super::types::{Acl, CreateMode, EventType, Op, OpResult, Stat};
+use crate::error::{Failure, ZkError};
 
 /// Operation codes (`ZooDefs.OpCode`).
 pub(crate) mod op {
@@ -43,564 +45,92 @@ pub(crate) mod xid {
     pub const SET_WATCHES: i32 = -8;
 }
 
-/// A ZooKeeper server error code (`KeeperException.Code`).
-///
-/// [`ZkError::ConnectionLoss`] and [`ZkError::SessionExpired`] never reach
-/// users inside [`crate::Error::ZooKeeper`]: they have their own variants,
-/// [`crate::Error::ConnectionLoss`] and [`crate::Error::SessionLost`].
-///
-/// ```
-/// assert_eq!(zklock::ZkError::from_code(-101), zklock::ZkError::NoNode);
-/// assert_eq!(zklock::ZkError::NoNode.code(), -101);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ZkError {
-    /// A server-side failure (-1).
-    SystemError,
-    /// A state the server considers inconsistent (-2).
-    RuntimeInconsistency,
-    /// Data inconsistency (-3).
-    DataInconsistency,
-    /// The connection was lost (-4).
-    ConnectionLoss,
-    /// The server could not (un)marshal a record (-5).
-    MarshallingError,
-    /// The operation is not implemented by this server (-6).
-    Unimplemented,
-    /// The operation timed out on the server (-7).
-    OperationTimeout,
-    /// Invalid arguments (-8).
-    BadArguments,
-    /// The session is not known to the server (-12).
-    UnknownSession,
-    /// A generic API error (-100).
-    ApiError,
-    /// The node does not exist (-101).
-    NoNode,
-    /// Not authorised by the node's ACL (-102).
-    NoAuth,
-    /// The version given does not match the node's (-103).
-    BadVersion,
-    /// Ephemeral nodes may not have children (-108).
-    NoChildrenForEphemerals,
-    /// The node already exists (-110).
-    NodeExists,
-    /// The node has children (-111).
-    NotEmpty,
-    /// The session has expired (-112).
-    SessionExpired,
-    /// An invalid callback (-113).
-    InvalidCallback,
-    /// An invalid ACL (-114).
-    InvalidAcl,
-    /// Authentication failed (-115).
-    AuthFailed,
-    /// The session moved to another server (-118).
-    SessionMoved,
-    /// A write was sent to a read-only server (-119).
-    NotReadOnly,
-    /// An ephemeral create on a local session (-120).
-    EphemeralOnLocalSession,
-    /// No such watcher to remove (-121).
-    NoWatcher,
-    /// The request timed out in the server (-122).
-    RequestTimeout,
-    /// Reconfiguration is disabled (-123).
-    ReconfigDisabled,
-    /// The session was closed because it needs SASL authentication (-124).
-    SessionClosedRequireSaslAuth,
-    /// A quota was exceeded (-125).
-    QuotaExceeded,
-    /// The server throttled the operation (-127).
-    Throttled,
-    /// A code this client does not know.
-    Other(i32),
+/// Reads a [`Stat`].
+fn read_stat(r: &mut Reader<'_>) -> Result<Stat, DecodeError> {
+    Ok(Stat {
+        czxid: r.long()?,
+        mzxid: r.long()?,
+        ctime: r.long()?,
+        mtime: r.long()?,
+        version: r.int()?,
+        cversion: r.int()?,
+        aversion: r.int()?,
+        ephemeral_owner: r.long()?,
+        data_length: r.int()?,
+        num_children: r.int()?,
+        pzxid: r.long()?,
+    })
 }
 
-impl ZkError {
-    /// The error for a numeric code from the wire.
-    pub fn from_code(code: i32) -> ZkError {
-        use ZkError::*;
-        match code {
-            -1 => SystemError,
-            -2 => RuntimeInconsistency,
-            -3 => DataInconsistency,
-            -4 => ConnectionLoss,
-            -5 => MarshallingError,
-            -6 => Unimplemented,
-            -7 => OperationTimeout,
-            -8 => BadArguments,
-            -12 => UnknownSession,
-            -100 => ApiError,
-            -101 => NoNode,
-            -102 => NoAuth,
-            -103 => BadVersion,
-            -108 => NoChildrenForEphemerals,
-            -110 => NodeExists,
-            -111 => NotEmpty,
-            -112 => SessionExpired,
-            -113 => InvalidCallback,
-            -114 => InvalidAcl,
-            -115 => AuthFailed,
-            -118 => SessionMoved,
-            -119 => NotReadOnly,
-            -120 => EphemeralOnLocalSession,
-            -121 => NoWatcher,
-            -122 => RequestTimeout,
-            -123 => ReconfigDisabled,
-            -124 => SessionClosedRequireSaslAuth,
-            -125 => QuotaExceeded,
-            -127 => Throttled,
-            other => Other(other),
-        }
-    }
+/// Writes a [`Stat`] (the server's side: for the decoder's tests).
+#[cfg(test)]
+pub(crate) fn write_stat(s: &Stat, w: &mut Writer) {
+    w.long(s.czxid);
+    w.long(s.mzxid);
+    w.long(s.ctime);
+    w.long(s.mtime);
+    w.int(s.version);
+    w.int(s.cversion);
+    w.int(s.aversion);
+    w.long(s.ephemeral_owner);
+    w.int(s.data_length);
+    w.int(s.num_children);
+    w.long(s.pzxid);
+}
 
-    /// The numeric code on the wire.
-    pub fn code(self) -> i32 {
-        use ZkError::*;
-        match self {
-            SystemError => -1,
-            RuntimeInconsistency => -2,
-            DataInconsistency => -3,
-            ConnectionLoss => -4,
-            MarshallingError => -5,
-            Unimplemented => -6,
-            OperationTimeout => -7,
-            BadArguments => -8,
-            UnknownSession => -12,
-            ApiError => -100,
-            NoNode => -101,
-            NoAuth => -102,
-            BadVersion => -103,
-            NoChildrenForEphemerals => -108,
-            NodeExists => -110,
-            NotEmpty => -111,
-            SessionExpired => -112,
-            InvalidCallback => -113,
-            InvalidAcl => -114,
-            AuthFailed => -115,
-            SessionMoved => -118,
-            NotReadOnly => -119,
-            EphemeralOnLocalSession => -120,
-            NoWatcher => -121,
-            RequestTimeout => -122,
-            ReconfigDisabled => -123,
-            SessionClosedRequireSaslAuth => -124,
-            QuotaExceeded => -125,
-            Throttled => -127,
-            Other(c) => c,
-        }
+/// The create flags of a [`CreateMode`].
+fn create_flags(mode: CreateMode) -> i32 {
+    match mode {
+        CreateMode::Persistent => 0,
+        CreateMode::Ephemeral => 1,
+        CreateMode::PersistentSequential => 2,
+        CreateMode::EphemeralSequential => 3,
+        CreateMode::Container => 4,
     }
 }
 
-impl fmt::Display for ZkError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} ({})", self, self.code())
+/// The create operation for a [`CreateMode`] (containers have their own).
+fn create_opcode(mode: CreateMode) -> i32 {
+    match mode {
+        CreateMode::Container => op::CREATE_CONTAINER,
+        _ => op::CREATE2,
     }
 }
 
-/// A node's metadata, as the server keeps it.
-///
-/// `czxid` is the zxid of the transaction that created the node: ensemble-wide
-/// and strictly increasing, which is why zklock's fencing tokens are made of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct Stat {
-    /// The zxid of the change that created this node.
-    pub czxid: i64,
-    /// The zxid of the change that last modified this node's data.
-    pub mzxid: i64,
-    /// Creation time, milliseconds since the epoch.
-    pub ctime: i64,
-    /// Last modification time, milliseconds since the epoch.
-    pub mtime: i64,
-    /// The number of changes to the data.
-    pub version: i32,
-    /// The number of changes to the children.
-    pub cversion: i32,
-    /// The number of changes to the ACL.
-    pub aversion: i32,
-    /// The session id of the owner if the node is ephemeral, else 0.
-    pub ephemeral_owner: i64,
-    /// The length of the data.
-    pub data_length: i32,
-    /// The number of children.
-    pub num_children: i32,
-    /// The zxid of the change that last modified the children.
-    pub pzxid: i64,
-}
-
-impl Stat {
-    fn read(r: &mut Reader<'_>) -> Result<Stat, DecodeError> {
-        Ok(Stat {
-            czxid: r.long()?,
-            mzxid: r.long()?,
-            ctime: r.long()?,
-            mtime: r.long()?,
-            version: r.int()?,
-            cversion: r.int()?,
-            aversion: r.int()?,
-            ephemeral_owner: r.long()?,
-            data_length: r.int()?,
-            num_children: r.int()?,
-            pzxid: r.long()?,
-        })
-    }
-
-    #[cfg(test)]
-    pub(crate) fn write(&self, w: &mut Writer) {
-        w.long(self.czxid);
-        w.long(self.mzxid);
-        w.long(self.ctime);
-        w.long(self.mtime);
-        w.int(self.version);
-        w.int(self.cversion);
-        w.int(self.aversion);
-        w.long(self.ephemeral_owner);
-        w.int(self.data_length);
-        w.int(self.num_children);
-        w.long(self.pzxid);
+/// The operation code of one op of a multi.
+fn op_code(o: &Op) -> i32 {
+    match o {
+        Op::Create { mode, .. } => create_opcode(*mode),
+        Op::Delete { .. } => op::DELETE,
+        Op::SetData { .. } => op::SET_DATA,
+        Op::Check { .. } => op::CHECK,
     }
 }
 
-/// How a node is created.
-///
-/// ```
-/// use zklock::CreateMode;
-/// assert!(CreateMode::EphemeralSequential.is_sequential());
-/// assert!(CreateMode::EphemeralSequential.is_ephemeral());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CreateMode {
-    /// Stays until deleted.
-    Persistent,
-    /// Deleted by the server when the creating session ends.
-    Ephemeral,
-    /// Persistent, with a 10-digit sequence number appended to the name.
-    PersistentSequential,
-    /// Ephemeral, with a 10-digit sequence number appended to the name.
-    EphemeralSequential,
-    /// Deleted by the server some time after its last child is deleted
-    /// (ZooKeeper 3.5.3 and later). Lock directories are made of these.
-    Container,
+fn write_acl(w: &mut Writer, a: &Acl) {
+    w.int(a.perms);
+    w.string(&a.scheme);
+    w.string(&a.id);
 }
 
-impl CreateMode {
-    fn flags(self) -> i32 {
-        match self {
-            CreateMode::Persistent => 0,
-            CreateMode::Ephemeral => 1,
-            CreateMode::PersistentSequential => 2,
-            CreateMode::EphemeralSequential => 3,
-            CreateMode::Container => 4,
-        }
-    }
-
-    /// Whether the server appends a sequence number.
-    pub fn is_sequential(self) -> bool {
-        matches!(
-            self,
-            CreateMode::PersistentSequential | CreateMode::EphemeralSequential
-        )
-    }
-
-    /// Whether the node ends with its session.
-    pub fn is_ephemeral(self) -> bool {
-        matches!(
-            self,
-            CreateMode::Ephemeral | CreateMode::EphemeralSequential
-        )
-    }
-
-    fn opcode(self) -> i32 {
-        match self {
-            CreateMode::Container => op::CREATE_CONTAINER,
-            _ => op::CREATE2,
-        }
-    }
+fn read_acl(r: &mut Reader<'_>) -> Result<Acl, DecodeError> {
+    Ok(Acl {
+        perms: r.int()?,
+        scheme: r.string()?,
+        id: r.string()?,
+    })
 }
 
-/// Permission bits of an [`Acl`] entry.
-pub mod perms {
-    /// May read the data and list the children.
-    pub const READ: i32 = 1;
-    /// May set the data.
-    pub const WRITE: i32 = 2;
-    /// May create children.
-    pub const CREATE: i32 = 4;
-    /// May delete children.
-    pub const DELETE: i32 = 8;
-    /// May set the ACL.
-    pub const ADMIN: i32 = 16;
-    /// Every permission.
-    pub const ALL: i32 = 31;
-}
-
-/// One entry of a node's access control list: a scheme, an id, and the
-/// [`perms`] bits it grants.
-///
-/// ```
-/// use zklock::{Acl, perms};
-/// let open = Acl::open_unsafe();
-/// assert_eq!(open[0].perms, perms::ALL);
-/// let acl = Acl::digest("alice", "secret", perms::ALL);
-/// assert_eq!(acl.scheme, "digest");
-/// assert!(acl.id.starts_with("alice:"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Acl {
-    /// The permission bits ([`perms`]).
-    pub perms: i32,
-    /// The scheme: `world`, `auth`, `digest`, `ip`, ...
-    pub scheme: String,
-    /// The id within the scheme.
-    pub id: String,
-}
-
-impl Acl {
-    /// Anyone may do anything (`world:anyone`, all permissions): ZooKeeper's
-    /// `OPEN_ACL_UNSAFE`, the default for nodes zklock creates.
-    pub fn open_unsafe() -> Vec<Acl> {
-        vec![Acl {
-            perms: perms::ALL,
-            scheme: "world".into(),
-            id: "anyone".into(),
-        }]
+/// The [`EventType`] of a notification's type code.
+fn event_type(code: i32) -> EventType {
+    match code {
+        -1 => EventType::Session,
+        1 => EventType::NodeCreated,
+        2 => EventType::NodeDeleted,
+        3 => EventType::NodeDataChanged,
+        4 => EventType::NodeChildrenChanged,
+        c => EventType::Other(c),
     }
-
-    /// Anyone may read, nobody may change (`READ_ACL_UNSAFE`).
-    pub fn read_unsafe() -> Vec<Acl> {
-        vec![Acl {
-            perms: perms::READ,
-            scheme: "world".into(),
-            id: "anyone".into(),
-        }]
-    }
-
-    /// Every permission for the identities the creating connection
-    /// authenticated as (`CREATOR_ALL_ACL`); needs [`crate::Client::add_auth`]
-    /// or [`crate::ClientBuilder::digest_auth`] first.
-    pub fn creator_all() -> Vec<Acl> {
-        vec![Acl {
-            perms: perms::ALL,
-            scheme: "auth".into(),
-            id: String::new(),
-        }]
-    }
-
-    /// A digest entry for `user` with `password`: the id is
-    /// `user:base64(sha1("user:password"))`, as the server computes it when
-    /// a client authenticates with `digest` and `user:password`.
-    pub fn digest(user: &str, password: &str, perms: i32) -> Acl {
-        Acl {
-            perms,
-            scheme: "digest".into(),
-            id: super::digest::digest_id(user, password),
-        }
-    }
-
-    fn write(&self, w: &mut Writer) {
-        w.int(self.perms);
-        w.string(&self.scheme);
-        w.string(&self.id);
-    }
-
-    fn read(r: &mut Reader<'_>) -> Result<Acl, DecodeError> {
-        Ok(Acl {
-            perms: r.int()?,
-            scheme: r.string()?,
-            id: r.string()?,
-        })
-    }
-}
-
-/// What a watch saw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum EventType {
-    /// The watched node was created (exists watches).
-    NodeCreated,
-    /// The watched node was deleted.
-    NodeDeleted,
-    /// The watched node's data changed.
-    NodeDataChanged,
-    /// The watched node's children changed.
-    NodeChildrenChanged,
-    /// No node event: the session ended ([`WatchedEvent::state`] says how),
-    /// so this watch will never fire for a node change.
-    Session,
-    /// A type this client does not know.
-    Other(i32),
-}
-
-impl EventType {
-    fn from_code(code: i32) -> EventType {
-        match code {
-            -1 => EventType::Session,
-            1 => EventType::NodeCreated,
-            2 => EventType::NodeDeleted,
-            3 => EventType::NodeDataChanged,
-            4 => EventType::NodeChildrenChanged,
-            c => EventType::Other(c),
-        }
-    }
-}
-
-/// The session state a [`WatchedEvent`] was delivered in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum WatchState {
-    /// The session is live (every node event).
-    Connected,
-    /// The session expired; the watch was dropped with it.
-    Expired,
-    /// The client was closed; the watch was dropped with it.
-    Closed,
-}
-
-/// A watch notification, delivered once to the watcher that set it.
-///
-/// Watches survive disconnections (zklock re-registers them on reconnect), so
-/// a watcher is called exactly once: with the node event, or with
-/// [`EventType::Session`] when the session expires or the client closes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct WatchedEvent {
-    /// What happened.
-    pub event_type: EventType,
-    /// The session state it happened in.
-    pub state: WatchState,
-    /// The watched path (below the chroot).
-    pub path: String,
-}
-
-/// One operation of a [`crate::Client::multi`] transaction.
-///
-/// ```
-/// use zklock::{Acl, CreateMode, Op};
-/// let ops = vec![
-///     Op::check("/config", 3),
-///     Op::set_data("/config", b"v4".to_vec(), Some(3)),
-///     Op::create("/config/log-", b"".to_vec(), CreateMode::PersistentSequential, Acl::open_unsafe()),
-///     Op::delete("/config/old", None),
-/// ];
-/// assert_eq!(ops.len(), 4);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Op {
-    /// Create a node.
-    Create {
-        /// Path of the node.
-        path: String,
-        /// Its data.
-        data: Vec<u8>,
-        /// How to create it.
-        mode: CreateMode,
-        /// Its ACL.
-        acl: Vec<Acl>,
-    },
-    /// Delete a node (at `version`, or any version when `None`).
-    Delete {
-        /// Path of the node.
-        path: String,
-        /// Expected version, `None` for any.
-        version: Option<i32>,
-    },
-    /// Set a node's data (at `version`, or any version when `None`).
-    SetData {
-        /// Path of the node.
-        path: String,
-        /// The new data.
-        data: Vec<u8>,
-        /// Expected version, `None` for any.
-        version: Option<i32>,
-    },
-    /// Fail the transaction unless the node exists at `version`.
-    Check {
-        /// Path of the node.
-        path: String,
-        /// Expected version, `None` for any.
-        version: Option<i32>,
-    },
-}
-
-impl Op {
-    /// A create operation.
-    pub fn create(path: &str, data: Vec<u8>, mode: CreateMode, acl: Vec<Acl>) -> Op {
-        Op::Create {
-            path: path.into(),
-            data,
-            mode,
-            acl,
-        }
-    }
-
-    /// A delete operation.
-    pub fn delete(path: &str, version: Option<i32>) -> Op {
-        Op::Delete {
-            path: path.into(),
-            version,
-        }
-    }
-
-    /// A set-data operation.
-    pub fn set_data(path: &str, data: Vec<u8>, version: Option<i32>) -> Op {
-        Op::SetData {
-            path: path.into(),
-            data,
-            version,
-        }
-    }
-
-    /// A version check.
-    pub fn check(path: &str, version: i32) -> Op {
-        Op::Check {
-            path: path.into(),
-            version: Some(version),
-        }
-    }
-
-    /// The path the operation is on.
-    pub fn path(&self) -> &str {
-        match self {
-            Op::Create { path, .. }
-            | Op::Delete { path, .. }
-            | Op::SetData { path, .. }
-            | Op::Check { path, .. } => path,
-        }
-    }
-
-    fn opcode(&self) -> i32 {
-        match self {
-            Op::Create { mode, .. } => mode.opcode(),
-            Op::Delete { .. } => op::DELETE,
-            Op::SetData { .. } => op::SET_DATA,
-            Op::Check { .. } => op::CHECK,
-        }
-    }
-}
-
-/// The result of one operation of a successful [`crate::Client::multi`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OpResult {
-    /// The node was created at `path` (with the sequence suffix, if any).
-    Create {
-        /// The created path.
-        path: String,
-        /// The new node's metadata, when the server sends it (ZooKeeper 3.8
-        /// answers creates inside a multi with the path alone).
-        stat: Option<Stat>,
-    },
-    /// The node was deleted.
-    Delete,
-    /// The data was set.
-    SetData {
-        /// The node's metadata after the change.
-        stat: Stat,
-    },
-    /// The check passed.
-    Check,
-    /// This operation failed (or was rolled back because another one did).
-    Error(ZkError),
 }
 
 /// Joins a client path onto the chroot.
@@ -678,7 +208,7 @@ pub(crate) enum Request {
 impl Request {
     pub fn opcode(&self) -> i32 {
         match self {
-            Request::Create { mode, .. } => mode.opcode(),
+            Request::Create { mode, .. } => create_opcode(*mode),
             Request::Delete { .. } => op::DELETE,
             Request::Exists { .. } => op::EXISTS,
             Request::GetData { .. } => op::GET_DATA,
@@ -732,10 +262,7 @@ impl Request {
                 acl,
                 mode,
             } => write_create(w, &p(path), data, acl, *mode),
-            Request::Delete { path, version } => {
-                w.string(&p(path));
-                w.int(version_code(*version));
-            }
+            Request::Delete { path, version } => write_versioned(w, &p(path), *version),
             Request::Exists { path, watch }
             | Request::GetData { path, watch }
             | Request::GetChildren { path, watch } => {
@@ -746,11 +273,7 @@ impl Request {
                 path,
                 data,
                 version,
-            } => {
-                w.string(&p(path));
-                w.buffer(data);
-                w.int(version_code(*version));
-            }
+            } => write_set_data(w, &p(path), data, *version),
             Request::GetAcl { path } | Request::Sync { path } => w.string(&p(path)),
             Request::SetAcl { path, acl, version } => {
                 w.string(&p(path));
@@ -759,7 +282,7 @@ impl Request {
             }
             Request::Multi(ops) => {
                 for o in ops {
-                    w.int(o.opcode());
+                    w.int(op_code(o));
                     w.bool(false);
                     w.int(-1);
                     match o {
@@ -770,18 +293,13 @@ impl Request {
                             acl,
                         } => write_create(w, &p(path), data, acl, *mode),
                         Op::Delete { path, version } | Op::Check { path, version } => {
-                            w.string(&p(path));
-                            w.int(version_code(*version));
+                            write_versioned(w, &p(path), *version)
                         }
                         Op::SetData {
                             path,
                             data,
                             version,
-                        } => {
-                            w.string(&p(path));
-                            w.buffer(data);
-                            w.int(version_code(*version));
-                        }
+                        } => write_set_data(w, &p(path), data, *version),
                     }
                 }
                 w.int(-1);
@@ -797,16 +315,31 @@ impl Request {
 fn write_acls(w: &mut Writer, acl: &[Acl]) {
     w.int(acl.len() as i32);
     for a in acl {
-        a.write(w);
+        write_acl(w, a);
     }
+}
+
+/// A delete's (or a check's) body: the path and the expected version.
+fn write_versioned(w: &mut Writer, path: &str, version: Option<i32>) {
+    w.string(path);
+    w.int(version_code(version));
+}
+
+fn write_set_data(w: &mut Writer, path: &str, data: &[u8], version: Option<i32>) {
+    w.string(path);
+    w.buffer(data);
+    w.int(version_code(version));
 }
 
 fn write_create(w: &mut Writer, path: &str, data: &[u8], acl: &[Acl], mode: CreateMode) {
     w.string(path);
     w.buffer(data);
     write_acls(w, acl);
-    w.int(mode.flags());
+    w.int(create_flags(mode));
 }
+
+/// A reply: the server's answer, or why there is none.
+pub(crate) type Reply = Result<Response, Failure>;
 
 /// Which registry a watch lives in; decides which events fire it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -860,25 +393,25 @@ pub(crate) fn decode_response(
     Ok(match opcode {
         op::CREATE2 | op::CREATE_CONTAINER => {
             let path = strip(r.string()?);
-            Response::Created(path, Stat::read(r)?)
+            Response::Created(path, read_stat(r)?)
         }
         op::DELETE | op::CLOSE_SESSION | op::CHECK => Response::Empty,
-        op::EXISTS | op::SET_DATA | op::SET_ACL => Response::Stat(Stat::read(r)?),
+        op::EXISTS | op::SET_DATA | op::SET_ACL => Response::Stat(read_stat(r)?),
         op::GET_DATA => {
             let data = r.buffer()?;
-            Response::Data(data, Stat::read(r)?)
+            Response::Data(data, read_stat(r)?)
         }
         op::GET_CHILDREN2 => {
             let children = r.strings()?;
-            Response::Children(children, Stat::read(r)?)
+            Response::Children(children, read_stat(r)?)
         }
         op::GET_ACL => {
             let n = r.vec_len(12)?;
             let mut acl = Vec::with_capacity(n);
             for _ in 0..n {
-                acl.push(Acl::read(r)?);
+                acl.push(read_acl(r)?);
             }
-            Response::Acl(acl, Stat::read(r)?)
+            Response::Acl(acl, read_stat(r)?)
         }
         op::SYNC => Response::Path(strip(r.string()?)),
         op::MULTI => Response::Multi(decode_multi(chroot, r)?),
@@ -906,12 +439,12 @@ fn decode_multi(chroot: &str, r: &mut Reader<'_>) -> Result<Vec<OpResult>, Decod
                 let path = to_client_path(chroot, &r.string()?);
                 OpResult::Create {
                     path,
-                    stat: Some(Stat::read(r)?),
+                    stat: Some(read_stat(r)?),
                 }
             }
             op::DELETE => OpResult::Delete,
             op::SET_DATA => OpResult::SetData {
-                stat: Stat::read(r)?,
+                stat: read_stat(r)?,
             },
             op::CHECK => OpResult::Check,
             op::ERROR => {
@@ -934,7 +467,7 @@ pub(crate) struct Notification {
 impl Notification {
     pub fn read(r: &mut Reader<'_>) -> Result<Notification, DecodeError> {
         Ok(Notification {
-            event_type: EventType::from_code(r.int()?),
+            event_type: event_type(r.int()?),
             state: r.int()?,
             path: r.string()?,
         })
@@ -1041,6 +574,7 @@ pub(crate) fn encode_set_watches(
 
 #[cfg(test)]
 mod tests {
+    use super::super::types::perms;
     use super::*;
 
     #[test]
@@ -1090,7 +624,7 @@ mod tests {
             czxid: 9,
             ..Stat::default()
         };
-        stat.write(&mut w);
+        write_stat(&stat, &mut w);
         w.int(op::ERROR);
         w.bool(false);
         w.int(-101);

@@ -7,6 +7,7 @@
 
 use crossbeam_channel::Sender;
 use parking_lot::Mutex;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -97,26 +98,30 @@ pub(crate) type Listener = Arc<dyn Fn(&SessionEvent) + Send + Sync>;
 /// by the event thread; each subscriber remembers the number current when
 /// it subscribed and is given only later events, so nobody is told about a
 /// change that happened before they asked.
+///
+/// Callbacks are kept by id, in the order they were added: adding and
+/// removing one costs O(log n), so a program that makes and drops many lock
+/// handles (each has a listener) pays nothing quadratic, and the memory of
+/// removed ones is given back.
 #[derive(Default)]
 pub(crate) struct Listeners {
     next_id: u64,
     /// The number of the last event emitted.
     pub emitted: u64,
-    callbacks: Vec<(u64, u64, Listener)>,
+    /// id -> (the event number current when it was added, the callback).
+    callbacks: BTreeMap<u64, (u64, Listener)>,
     channels: Vec<(u64, Sender<SessionEvent>)>,
 }
 
 impl Listeners {
     pub fn add(&mut self, f: Listener) -> ListenerId {
         self.next_id += 1;
-        self.callbacks.push((self.next_id, self.emitted, f));
+        self.callbacks.insert(self.next_id, (self.emitted, f));
         ListenerId(self.next_id)
     }
 
     pub fn remove(&mut self, id: ListenerId) -> bool {
-        let before = self.callbacks.len();
-        self.callbacks.retain(|(i, _, _)| *i != id.0);
-        before != self.callbacks.len()
+        self.callbacks.remove(&id.0).is_some()
     }
 
     pub fn subscribe(&mut self, tx: Sender<SessionEvent>) {
@@ -136,11 +141,24 @@ impl Listeners {
         l.channels
             .retain(|(since, tx)| seq <= *since || tx.send(*event).is_ok());
         l.callbacks
-            .iter()
-            .filter(|(_, since, _)| seq > *since)
-            .map(|(_, _, f)| f.clone())
+            .values()
+            .filter(|(since, _)| seq > *since)
+            .map(|(_, f)| f.clone())
             .collect()
     }
+}
+
+/// How one session epoch (a session, from its start to its loss) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EpochStatus {
+    /// The session is live and the connection is up.
+    Connected,
+    /// The connection is down; the session may still be alive.
+    Suspended,
+    /// The session has ended (another epoch is current).
+    Lost,
+    /// The client is closed or closing.
+    Closed,
 }
 
 /// The session's state, guarded by one mutex with a condvar that is
@@ -174,6 +192,20 @@ impl SessionInfo {
             last_heard: Instant::now(),
             closing: false,
             last_error: String::new(),
+        }
+    }
+
+    /// How session epoch `epoch` stands: the one answer to "is this epoch
+    /// connected?", for the request path and the recipes alike.
+    pub fn status(&self, epoch: u64) -> EpochStatus {
+        if self.closing || self.state == SessionState::Closed {
+            EpochStatus::Closed
+        } else if self.epoch != epoch {
+            EpochStatus::Lost
+        } else if self.state == SessionState::Connected {
+            EpochStatus::Connected
+        } else {
+            EpochStatus::Suspended
         }
     }
 

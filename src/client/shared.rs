@@ -1,29 +1,32 @@
-//! The state one client's threads share, and how requests get onto the wire.
-//!
-//! Callers write their own requests: under the `out` mutex a caller takes the
-//! next xid, registers the pending reply, and writes the frame, so requests
-//! from many threads are pipelined on one connection with no thread hop on
-//! the way out. The I/O thread ([`super::conn`]) reads every reply and
-//! completes the pending entry with the same xid.
+//! The state one client's threads share, and nothing else: its settings,
+//! the session, the outbound connection and the pending requests, the
+//! watch registry, the listeners, the background work, the callback
+//! thread's channel and the counters. Every state type is defined here;
+//! what is done with it lives in one file per job (`outbound`: the request
+//! path; `background`: work done on a caller's behalf; `callbacks`: the
+//! callback thread; `io_thread`: everything the I/O thread does), each
+//! adding its methods to [`Shared`] or to its part of the state. So this
+//! file depends on none of them, and the module graph has no cycle.
 //!
 //! Lock order: `out` before `pending`, `out` before `background`,
 //! `session` before `listeners`; `session` is never held together with
 //! `out`, `pending` or `background`.
 
+use super::events::{Event, WatchRegistry, Watcher};
 use super::hosts::ConnectString;
 use super::jute::Writer;
-use super::proto::{self, Request, Response, WatchKind, ZkError};
+use super::proto::{Reply, WatchKind};
 use super::session::{Listeners, SessionEvent, SessionInfo, SessionState};
-use super::watch::{Event, WatchRegistry, Watcher};
-use crate::error::Error;
-use crossbeam_channel::{Receiver, Sender};
+use super::types::WatchedEvent;
+use crate::error::Failure;
+use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
-use std::io::Write;
-use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::time::Duration;
+use std::time::Instant;
 
 /// Settings fixed at connect time.
 #[derive(Debug, Clone)]
@@ -39,134 +42,12 @@ pub(crate) struct Config {
     pub max_frame: usize,
 }
 
-/// Why a request did not get a successful reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Failure {
-    Server(ZkError),
-    ConnectionLoss,
-    SessionLost,
-    Closed,
-    Timeout,
-    Protocol(String),
-    TooLarge(usize),
-}
-
-impl Failure {
-    pub fn into_error(self, path: &str) -> Error {
-        match self {
-            Failure::Server(ZkError::ConnectionLoss) | Failure::ConnectionLoss => {
-                Error::ConnectionLoss
-            }
-            Failure::Server(ZkError::SessionExpired) | Failure::SessionLost => Error::SessionLost,
-            Failure::Server(code) => Error::ZooKeeper {
-                code,
-                path: path.to_string(),
-            },
-            Failure::Closed => Error::Closed,
-            Failure::Timeout => Error::Timeout,
-            Failure::Protocol(m) => Error::Protocol(m),
-            Failure::TooLarge(n) => Error::InvalidArgument(format!(
-                "request of {n} bytes for {path} exceeds the server's limit (jute.maxbuffer)"
-            )),
-        }
-    }
-}
-
-pub(crate) type Reply = Result<Response, Failure>;
-
-/// Who gets a reply.
-pub(crate) enum Completion {
-    /// A blocked caller.
-    Caller(Sender<Reply>),
-    /// Client bookkeeping, run on the I/O thread; must not block.
-    Internal(Box<dyn FnOnce(Reply) + Send>),
-}
-
-impl Completion {
-    pub fn complete(self, r: Reply) {
-        match self {
-            Completion::Caller(tx) => {
-                // The caller may have given up (deadline); the reply is dropped.
-                let _ = tx.send(r);
-            }
-            Completion::Internal(f) => f(r),
-        }
-    }
-}
-
-/// A request waiting for its reply.
-pub(crate) struct Pending {
-    pub opcode: i32,
-    /// The watch to register if the reply allows it: (kind, server path, watcher).
-    pub watch: Option<(WatchKind, String, Watcher)>,
-    pub completion: Completion,
-}
-
-/// The write side of the current connection.
-pub(crate) struct Outbound {
-    pub stream: Option<TcpStream>,
-    /// The session epoch the connection serves.
-    pub epoch: u64,
-    next_xid: i32,
-    pub last_send: Instant,
-    buf: Writer,
-}
-
-impl Outbound {
-    /// The xid the next request will get.
-    fn peek_xid(&self) -> i32 {
-        self.next_xid
-    }
-
-    fn next_xid(&mut self) -> i32 {
-        let x = self.next_xid;
-        // Negative xids are reserved for pings, auth and notifications.
-        self.next_xid = if x == i32::MAX { 1 } else { x + 1 };
-        x
-    }
-
-    /// Writes whatever is in the buffer; on failure the socket is shut down
-    /// so the I/O thread notices at once and fails every pending request.
-    pub fn flush(&mut self) {
-        if self.buf.is_empty() {
-            return;
-        }
-        if let Some(s) = self.stream.as_mut()
-            && let Err(e) = s.write_all(self.buf.bytes())
-        {
-            log::debug!("zklock: write failed: {e}");
-            let _ = s.shutdown(Shutdown::Both);
-        }
-        self.buf.clear();
-        self.last_send = Instant::now();
-    }
-
-    pub fn buf(&mut self) -> &mut Writer {
-        &mut self.buf
-    }
-}
-
 /// What the client has done, counted as it happens.
 #[derive(Default)]
 pub(crate) struct Counters {
     pub requests: AtomicU64,
     pub notifications: AtomicU64,
     pub connections: AtomicU64,
-}
-
-/// One request for [`Shared::send`].
-pub(crate) struct Call {
-    pub request: Request,
-    pub watcher: Option<Watcher>,
-}
-
-impl Call {
-    pub fn new(request: Request) -> Call {
-        Call {
-            request,
-            watcher: None,
-        }
-    }
 }
 
 pub(crate) struct Shared {
@@ -183,18 +64,12 @@ pub(crate) struct Shared {
     pub auths: Mutex<Vec<(String, Vec<u8>)>>,
     /// Auth replies carry no xid of their own; they come back in order.
     pub auth_waiters: Mutex<VecDeque<AuthWaiter>>,
-    pub(crate) background: Mutex<super::background::Background>,
+    pub background: Mutex<Background>,
+    pub callbacks: Callbacks,
     pub last_zxid: AtomicI64,
     /// Counters for [`crate::client::ClientStats`].
     pub stats: Counters,
     pub event_thread: Mutex<Option<std::thread::ThreadId>>,
-}
-
-/// Who waits for an auth reply.
-pub(crate) enum AuthWaiter {
-    Caller(Sender<Reply>),
-    /// Re-sent on reconnect: on failure it is dropped from the list.
-    Resent(String, Vec<u8>),
 }
 
 impl Shared {
@@ -204,20 +79,15 @@ impl Shared {
             cfg,
             session: Mutex::new(SessionInfo::new(timeout)),
             session_cv: Condvar::new(),
-            out: Mutex::new(Outbound {
-                stream: None,
-                epoch: 0,
-                next_xid: 1,
-                last_send: Instant::now(),
-                buf: Writer::new(),
-            }),
+            out: Mutex::new(Outbound::new()),
             pending: Mutex::new(HashMap::new()),
             watches: Mutex::new(WatchRegistry::default()),
             events,
             listeners: Arc::new(Mutex::new(Listeners::default())),
             auths: Mutex::new(auths),
             auth_waiters: Mutex::new(VecDeque::new()),
-            background: Mutex::new(super::background::Background::default()),
+            background: Mutex::new(Background::default()),
+            callbacks: Callbacks::default(),
             last_zxid: AtomicI64::new(0),
             stats: Counters::default(),
             event_thread: Mutex::new(None),
@@ -247,192 +117,100 @@ impl Shared {
         }
         Ok(s.epoch)
     }
-
-    /// Waits until a connection of session `epoch` is up, and returns its
-    /// write side locked.
-    fn writable(
-        &self,
-        epoch: u64,
-        deadline: Instant,
-    ) -> Result<parking_lot::MutexGuard<'_, Outbound>, Failure> {
-        loop {
-            {
-                let out = self.out.lock();
-                if out.stream.is_some() {
-                    if out.epoch != epoch {
-                        return Err(Failure::SessionLost);
-                    }
-                    return Ok(out);
-                }
-            }
-            // The I/O thread installs the stream before it sets Connected and
-            // sets Suspended before it removes the stream, so this cannot spin.
-            let mut s = self.session.lock();
-            loop {
-                if s.closing || s.state == SessionState::Closed {
-                    return Err(Failure::Closed);
-                }
-                if s.epoch != epoch {
-                    return Err(Failure::SessionLost);
-                }
-                if s.state == SessionState::Connected {
-                    break;
-                }
-                if self.session_cv.wait_until(&mut s, deadline).timed_out() {
-                    if s.state == SessionState::Connected && s.epoch == epoch {
-                        break;
-                    }
-                    return Err(Failure::ConnectionLoss);
-                }
-            }
-        }
-    }
-
-    /// Encodes `call` into the outbound buffer and registers its pending reply.
-    pub fn enqueue(
-        &self,
-        out: &mut Outbound,
-        call: Call,
-        completion: Completion,
-    ) -> Result<(), (Failure, Completion)> {
-        let xid = out.next_xid();
-        let start = out.buf.bytes().len();
-        call.request.encode(xid, self.chroot(), &mut out.buf);
-        let body = out.buf.bytes().len() - start - 4;
-        if body > self.cfg.max_frame {
-            // Roll back: the server would drop the connection for it.
-            out.buf.truncate(start);
-            return Err((Failure::TooLarge(body), completion));
-        }
-        let watch = match (call.request.watch(), call.watcher) {
-            (Some(kind), Some(w)) => Some((
-                kind,
-                proto::to_server_path(self.chroot(), call.request.path()),
-                w,
-            )),
-            _ => None,
-        };
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        self.pending.lock().insert(
-            xid,
-            Pending {
-                opcode: call.request.opcode(),
-                watch,
-                completion,
-            },
-        );
-        Ok(())
-    }
-
-    /// Sends `calls` back-to-back in one write, in session `epoch`, and
-    /// returns one reply handle per call, in order. Waits for a connection
-    /// until `deadline` if there is none.
-    pub fn send(
-        self: &Arc<Self>,
-        epoch: u64,
-        calls: Vec<Call>,
-        deadline: Instant,
-    ) -> Result<Vec<ReplyRx>, Failure> {
-        let mut out = self.writable(epoch, deadline)?;
-        let mut rxs = Vec::with_capacity(calls.len());
-        for call in calls {
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            let xid = out.peek_xid();
-            match self.enqueue(&mut out, call, Completion::Caller(tx)) {
-                Ok(()) => rxs.push(ReplyRx {
-                    xid: Some(xid),
-                    rx,
-                    shared: Arc::downgrade(self),
-                }),
-                // Earlier calls of the batch still go out; this one fails.
-                Err((f, _)) => rxs.push(ReplyRx::ready(Err(f))),
-            }
-        }
-        out.flush();
-        Ok(rxs)
-    }
-
-    /// Sends one request and waits for its reply until `deadline`.
-    pub fn call(self: &Arc<Self>, epoch: u64, call: Call, deadline: Instant) -> Reply {
-        match self.send(epoch, vec![call], deadline)?.pop() {
-            Some(rx) => wait_reply(&rx, deadline),
-            // `send` returns one handle per call.
-            None => Err(Failure::Protocol("no reply handle".into())),
-        }
-    }
-
-    /// Sends an auth packet and waits for the server's verdict.
-    pub fn add_auth(&self, scheme: &str, auth: &[u8], deadline: Instant) -> Reply {
-        let epoch = self.current_epoch()?;
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        {
-            let mut out = self.writable(epoch, deadline)?;
-            self.auth_waiters.lock().push_back(AuthWaiter::Caller(tx));
-            proto::encode_auth(out.buf(), scheme, auth);
-            out.flush();
-        }
-        let r = recv_reply(&rx, deadline);
-        if r.is_ok() {
-            self.auths.lock().push((scheme.to_string(), auth.to_vec()));
-        }
-        r
-    }
 }
 
-/// The receiving end of one request's reply. A caller that gives up on the
-/// reply (deadline, cancel, error) drops it, and with it the request's
-/// pending entry: a server that never answers costs the client nothing
-/// per abandoned call.
-pub(crate) struct ReplyRx {
-    /// `None` for a reply that was there from the start (a refused request).
-    xid: Option<i32>,
-    rx: Receiver<Reply>,
-    shared: Weak<Shared>,
+// ---- the request path's state (behaviour: `outbound`)
+
+/// Who gets a reply.
+pub(crate) enum Completion {
+    /// A blocked caller.
+    Caller(Sender<Reply>),
+    /// Client bookkeeping, run on the I/O thread; must not block.
+    Internal(Box<dyn FnOnce(Reply) + Send>),
 }
 
-impl ReplyRx {
-    /// A handle whose reply is `r`, without a request behind it.
-    pub fn ready(r: Reply) -> ReplyRx {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let _ = tx.send(r);
-        ReplyRx {
-            xid: None,
-            rx,
-            shared: Weak::new(),
-        }
-    }
-
-    /// The channel the reply arrives on (once).
-    pub fn receiver(&self) -> &Receiver<Reply> {
-        &self.rx
-    }
+/// A request waiting for its reply.
+pub(crate) struct Pending {
+    pub opcode: i32,
+    /// The watch to register if the reply allows it: (kind, server path, watcher).
+    pub watch: Option<(WatchKind, String, Watcher)>,
+    pub completion: Completion,
 }
 
-impl Drop for ReplyRx {
-    fn drop(&mut self) {
-        // Still pending (the completion holds the sender): forget it. A reply
-        // that comes later is then dropped by the I/O thread as unknown.
-        if let Some(xid) = self.xid
-            && matches!(
-                self.rx.try_recv(),
-                Err(crossbeam_channel::TryRecvError::Empty)
-            )
-            && let Some(shared) = self.shared.upgrade()
-        {
-            shared.pending.lock().remove(&xid);
-        }
-    }
+/// Who waits for an auth reply.
+pub(crate) enum AuthWaiter {
+    Caller(Sender<Reply>),
+    /// Re-sent on reconnect: on failure it is dropped from the list.
+    Resent(String, Vec<u8>),
 }
 
-/// Waits for a reply until `deadline`.
-pub(crate) fn wait_reply(rx: &ReplyRx, deadline: Instant) -> Reply {
-    recv_reply(&rx.rx, deadline)
+/// The write side of the current connection.
+pub(crate) struct Outbound {
+    pub stream: Option<TcpStream>,
+    /// The session epoch the connection serves.
+    pub epoch: u64,
+    pub(super) next_xid: i32,
+    pub last_send: Instant,
+    pub(super) buf: Writer,
 }
 
-fn recv_reply(rx: &Receiver<Reply>, deadline: Instant) -> Reply {
-    match rx.recv_deadline(deadline) {
-        Ok(r) => r,
-        Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Failure::Timeout),
-        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(Failure::ConnectionLoss),
-    }
+// ---- background work (behaviour: `background`)
+
+/// What a background delete removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// One node.
+    Path(String),
+    /// Every child of `parent` whose name starts with `prefix`: a node whose
+    /// create may or may not have been applied (its reply was lost), found
+    /// by the unique prefix it was created with.
+    Prefix { parent: String, prefix: String },
+}
+
+/// A watch callback that may be registered more than once (after a lost
+/// request), so it is shared rather than one-shot.
+pub(crate) type SharedWatcher = Arc<dyn Fn(WatchedEvent) + Send + Sync>;
+/// Told the outcome of a background watch's registration.
+pub(crate) type OnReply = Arc<dyn Fn(Reply) + Send + Sync>;
+
+pub(crate) enum Job {
+    Delete {
+        target: Target,
+        version: Option<i32>,
+        /// Dropped when the job settles (confirmed, or moot), which
+        /// disconnects the receiver a caller may be waiting on.
+        _settled: Sender<()>,
+    },
+    Watch {
+        path: String,
+        watcher: SharedWatcher,
+        on_reply: OnReply,
+    },
+}
+
+pub(crate) struct Entry {
+    pub(super) id: u64,
+    pub(super) job: Job,
+    /// For work on an ephemeral node: its session's epoch. When that
+    /// session ends the job is moot and dropped.
+    pub(super) epoch: Option<u64>,
+    pub(super) in_flight: bool,
+}
+
+/// The client's pending background work.
+#[derive(Default)]
+pub(crate) struct Background {
+    pub(super) next_id: u64,
+    pub(super) entries: Vec<Entry>,
+}
+
+// ---- the callback thread (behaviour: `callbacks`)
+
+/// A user callback.
+pub(crate) type Callback = Box<dyn FnOnce() + Send>;
+
+/// The way to the callback thread, once it runs.
+#[derive(Default)]
+pub(crate) struct Callbacks {
+    pub(super) tx: Mutex<Option<Sender<Callback>>>,
 }

@@ -1,21 +1,87 @@
 //! One acquire attempt's dealings with the client: requests bound to the
-//! session the attempt began in, sent pipelined, and waits that stay
-//! cancellable and keep the attempt's single deadline.
+//! session the attempt began in (its [`Scope`]), sent pipelined, and waits
+//! that stay cancellable and keep the attempt's single deadline. Also the
+//! call's mode (wait until a deadline, or try once) and what an attempt
+//! ends with.
 //!
-//! Both the queue walker and the semaphore's lease phase run on this.
+//! The queue walker, the semaphore's set-up and its lease phase all run on
+//! this.
 
 use super::wait::{Stop, Waiter};
-use crate::client::proto::Request;
-use crate::client::shared::{Call, Failure, Reply};
-use crate::client::{Client, CreateMode, SessionState, ZkError};
-use crate::error::{Error, Result};
+use crate::client::CreateMode;
+use crate::client::scope::{Call, EpochStatus, Reply, Scope};
+use crate::error::{Error, Failure, Result, ZkError};
+use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-pub(crate) struct Attempt<'a> {
-    pub client: &'a Client,
+/// How long an attempt may wait for other holders: the call's mode, apart
+/// from the handle's configuration.
+pub(crate) trait Mode {
+    /// What the attempt ends with when another holder is in the way: `()`
+    /// for a try; nothing (it cannot happen) for a wait.
+    type Busy;
+    /// The attempt's deadline; `None`: as long as it takes.
+    fn deadline(&self) -> Option<Instant>;
+    /// Gives up instead of waiting for another holder: `Some` for a try.
+    fn give_up(&self) -> Option<Self::Busy>;
+}
+
+/// Wait for other holders, until the deadline (`None`: for ever).
+pub(crate) struct Wait(pub Option<Instant>);
+
+/// Take it only if nobody is in the way; the deadline bounds the requests.
+pub(crate) struct Try(pub Instant);
+
+impl Mode for Wait {
+    type Busy = Infallible;
+    fn deadline(&self) -> Option<Instant> {
+        self.0
+    }
+    fn give_up(&self) -> Option<Infallible> {
+        None
+    }
+}
+
+impl Mode for Try {
+    type Busy = ();
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.0)
+    }
+    fn give_up(&self) -> Option<()> {
+        Some(())
+    }
+}
+
+/// What an attempt ended with: held, or (a try only) busy.
+pub(crate) enum Outcome<H, B> {
+    Held(H),
+    Busy(B),
+}
+
+impl<H> Outcome<H, Infallible> {
+    /// What a waiting attempt holds: it cannot be busy.
+    pub fn held(self) -> H {
+        match self {
+            Outcome::Held(h) => h,
+            Outcome::Busy(never) => match never {},
+        }
+    }
+}
+
+impl<H> Outcome<H, ()> {
+    /// What a try holds, if anything.
+    pub fn taken(self) -> Option<H> {
+        match self {
+            Outcome::Held(h) => Some(h),
+            Outcome::Busy(()) => None,
+        }
+    }
+}
+
+pub(crate) struct Attempt {
     /// The session epoch the attempt belongs to: if that session ends, the
     /// attempt fails with `SessionLost` rather than carry on in a new one.
-    pub epoch: u64,
+    pub scope: Scope,
     /// `None`: as long as it takes.
     pub deadline: Option<Instant>,
     pub waiter: Waiter,
@@ -35,20 +101,15 @@ pub(crate) fn stop(s: Stop) -> Error {
     }
 }
 
-impl<'a> Attempt<'a> {
+impl Attempt {
     /// An attempt in the client's current session.
-    pub fn new(client: &'a Client, deadline: Option<Instant>, waiter: Waiter) -> Result<Self> {
-        let epoch = client
-            .shared()
-            .current_epoch()
-            .map_err(|f| f.into_error(""))?;
-        Ok(Attempt {
-            client,
-            epoch,
+    pub fn new(scope: Scope, deadline: Option<Instant>, waiter: Waiter) -> Attempt {
+        Attempt {
+            scope,
             deadline,
             waiter,
             failures: 0,
-        })
+        }
     }
 
     /// Fails if cancelled or past the deadline.
@@ -64,7 +125,7 @@ impl<'a> Attempt<'a> {
 
     /// The deadline of one request: the attempt's, or the request timeout.
     fn call_deadline(&self) -> Instant {
-        let by_request = self.client.default_deadline();
+        let by_request = self.scope.request_deadline();
         match self.deadline {
             Some(d) => d.min(by_request),
             None => by_request,
@@ -84,6 +145,28 @@ impl<'a> Attempt<'a> {
     pub fn call(&mut self, call: Call) -> Result<Reply> {
         let [reply] = self.round_trip([call])?;
         Ok(reply)
+    }
+
+    /// [`Attempt::round_trip`] for a number of calls known at run time.
+    fn round_trip_vec(&mut self, calls: Vec<Call>) -> Result<Vec<Reply>> {
+        let n = calls.len();
+        // Never wait for a connection inside the client: `connected` does
+        // that, on the attempt's channel, where cancel can reach it.
+        let replies: Vec<Reply> = match self.scope.send(calls, Instant::now()) {
+            Ok(rxs) => {
+                let deadline = self.call_deadline();
+                let mut replies = Vec::with_capacity(n);
+                for rx in &rxs {
+                    replies.push(self.waiter.reply(rx, deadline).map_err(stop)?);
+                }
+                replies
+            }
+            Err(f) => vec![Err(f); n],
+        };
+        if replies.iter().any(Result::is_ok) {
+            self.failures = 0;
+        }
+        Ok(replies)
     }
 
     /// Sorts a failure: connection losses and timeouts (worth retrying
@@ -116,8 +199,19 @@ impl<'a> Attempt<'a> {
             .map_err(stop)
     }
 
+    /// The error for a top-level node whose parent is missing: the chroot.
+    fn chroot_missing(&self) -> Option<Error> {
+        match self.scope.chroot() {
+            "" => None,
+            chroot => Some(Error::ChrootMissing {
+                chroot: chroot.to_string(),
+            }),
+        }
+    }
+
     /// Creates `path` and its missing ancestors as `mode` nodes (container
-    /// or persistent), within the attempt's deadline and cancellable.
+    /// or persistent), within the attempt's deadline and cancellable: the
+    /// one place the recipes create parents.
     ///
     /// One round trip: a create for every ancestor, top-down, pipelined
     /// (those that exist answer `NodeExists`). The deepest answer decides;
@@ -130,25 +224,13 @@ impl<'a> Attempt<'a> {
         if chain.is_empty() {
             // The root: asked for after a top-level node's create found no
             // parent, which only a missing chroot explains.
-            return match self.client.shared().chroot() {
-                "" => Ok(()),
-                chroot => Err(Error::ChrootMissing {
-                    chroot: chroot.to_string(),
-                }),
-            };
+            return self.chroot_missing().map_or(Ok(()), Err);
         }
         loop {
             self.connected()?;
-            let calls: Vec<Call> = chain
+            let calls = chain
                 .iter()
-                .map(|p| {
-                    Call::new(Request::Create {
-                        path: p.to_string(),
-                        data: Vec::new(),
-                        acl: crate::Acl::open_unsafe(),
-                        mode,
-                    })
-                })
+                .map(|p| Call::create(p.to_string(), Vec::new(), mode))
                 .collect();
             let replies = self.round_trip_vec(calls)?;
             match replies.last() {
@@ -166,9 +248,9 @@ impl<'a> Attempt<'a> {
                 match r {
                     Ok(_) | Err(Failure::Server(ZkError::NodeExists)) => {}
                     Err(Failure::Server(ZkError::NoNode)) if crate::path::parent(p) == "/" => {
-                        return Err(Error::ChrootMissing {
-                            chroot: self.client.shared().chroot().to_string(),
-                        });
+                        if let Some(e) = self.chroot_missing() {
+                            return Err(e);
+                        }
                     }
                     // Deleted again meanwhile (a container reaped): retry.
                     Err(Failure::Server(ZkError::NoNode)) => break,
@@ -182,47 +264,19 @@ impl<'a> Attempt<'a> {
         }
     }
 
-    /// [`Attempt::round_trip`] for a number of calls known at run time.
-    fn round_trip_vec(&mut self, calls: Vec<Call>) -> Result<Vec<Reply>> {
-        let n = calls.len();
-        // Never wait for a connection inside the client: `connected` does
-        // that, on the attempt's channel, where cancel can reach it.
-        let replies: Vec<Reply> = match self.client.shared().send(self.epoch, calls, Instant::now())
-        {
-            Ok(rxs) => {
-                let deadline = self.call_deadline();
-                let mut replies = Vec::with_capacity(n);
-                for rx in &rxs {
-                    replies.push(self.waiter.reply(rx, deadline).map_err(stop)?);
-                }
-                replies
-            }
-            Err(f) => vec![Err(f); n],
-        };
-        if replies.iter().any(Result::is_ok) {
-            self.failures = 0;
-        }
-        Ok(replies)
-    }
-
     /// Waits until the client is connected in the attempt's session.
     pub fn connected(&mut self) -> Result<()> {
         loop {
             self.check()?;
-            {
-                let s = self.client.shared().session.lock();
-                if s.closing || s.state == SessionState::Closed {
-                    return Err(Error::Closed);
-                }
-                if s.epoch != self.epoch {
-                    return Err(Error::SessionLost);
-                }
-                if s.state == SessionState::Connected {
-                    return Ok(());
+            match self.scope.status() {
+                EpochStatus::Connected => return Ok(()),
+                EpochStatus::Closed => return Err(Error::Closed),
+                EpochStatus::Lost => return Err(Error::SessionLost),
+                // The session listener wakes us when the state changes.
+                EpochStatus::Suspended => {
+                    self.waiter.wait(self.deadline).map_err(stop)?;
                 }
             }
-            // The session listener wakes us when the state changes.
-            self.waiter.wait(self.deadline).map_err(stop)?;
         }
     }
 }

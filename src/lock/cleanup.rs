@@ -22,8 +22,7 @@
 //! other client; during a partition it returns at once.
 
 use super::ownership::Ownership;
-use crate::client::background::Target;
-use crate::client::{Client, SessionState};
+use crate::client::scope::{EpochStatus, Scope, Target};
 use crate::path;
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
@@ -33,18 +32,12 @@ use std::time::Duration;
 /// confirmed before leaving it to the background (it is sent at once).
 pub(crate) const SETTLE_GRACE: Duration = Duration::from_secs(1);
 
-/// Whether the client is connected in session `epoch` right now.
-pub(crate) fn connected_in(client: &Client, epoch: u64) -> bool {
-    let s = client.shared().session.lock();
-    s.state == SessionState::Connected && s.epoch == epoch && !s.closing
-}
-
-/// Waits, while connected in session `epoch`, up to [`SETTLE_GRACE`] for a
-/// background delete to settle: a healthy server confirms within a round
+/// Waits, while connected in `scope`'s session, up to [`SETTLE_GRACE`] for
+/// a background delete to settle: a healthy server confirms within a round
 /// trip, so the node is gone for everyone when this returns; a partition
 /// does not hold the caller up.
-pub(crate) fn settle(client: &Client, settled: Receiver<()>, epoch: u64) {
-    if connected_in(client, epoch) {
+pub(crate) fn settle(scope: &Scope, settled: Receiver<()>) {
+    if scope.status() == EpochStatus::Connected {
         let _ = settled.recv_timeout(SETTLE_GRACE);
     }
 }
@@ -66,36 +59,33 @@ enum State {
 /// The node one attempt creates (see the [module](self)); deleted when the
 /// claim is dropped unless it was handed to a guard with [`Claim::take`].
 pub(crate) struct Claim {
-    client: Client,
+    /// The session the attempt runs in.
+    scope: Scope,
     dir: String,
     /// The node's name, or for a sequential node the unique prefix the
     /// server appends its counter to.
     prefix: String,
     sequential: bool,
     ephemeral: bool,
-    /// The session the attempt runs in.
-    epoch: u64,
     state: State,
 }
 
 impl Claim {
     /// A claim on a node `prefix` (plus the server's counter, if
-    /// `sequential`) under `dir`, by an attempt in session `epoch`.
+    /// `sequential`) under `dir`, by an attempt in `scope`.
     pub fn new(
-        client: &Client,
+        scope: &Scope,
         dir: &str,
         prefix: String,
         sequential: bool,
         ephemeral: bool,
-        epoch: u64,
     ) -> Claim {
         Claim {
-            client: client.clone(),
+            scope: scope.clone(),
             dir: dir.to_string(),
             prefix,
             sequential,
             ephemeral,
-            epoch,
             state: State::Absent,
         }
     }
@@ -145,12 +135,7 @@ impl Claim {
     /// on (see [`Ownership`]).
     pub fn adopt(&mut self, name: String, czxid: i64) -> Arc<Ownership> {
         log::trace!("zklock: node {}/{name} is ours", self.dir);
-        let own = Ownership::new(
-            &self.client,
-            path::join(&self.dir, &name),
-            self.epoch,
-            self.ephemeral,
-        );
+        let own = Ownership::new(&self.scope, path::join(&self.dir, &name), self.ephemeral);
         self.state = State::Mine {
             name,
             czxid,
@@ -203,11 +188,7 @@ impl Drop for Claim {
             },
         };
         log::debug!("zklock: deleting {target:?}, left by an attempt that ended");
-        let settled = self.client.shared().delete_in_background(
-            target,
-            None,
-            self.ephemeral.then_some(self.epoch),
-        );
-        settle(&self.client, settled, self.epoch);
+        let settled = self.scope.delete_in_background(target, self.ephemeral);
+        settle(&self.scope, settled);
     }
 }

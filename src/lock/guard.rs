@@ -2,32 +2,11 @@
 //! token, and its release.
 
 use super::cleanup::settle;
-use super::ownership::Ownership;
-use crate::client::ZkError;
-use crate::client::background::Target;
-use crate::client::proto::Request;
-use crate::client::shared::{Call, Failure, wait_reply};
-use crate::error::{Error, Result};
+use super::ownership::{LockState, Ownership};
+use crate::client::scope::{Call, ReplyExt, Target};
+use crate::error::{Error, Failure, Result, ZkError};
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
-use std::time::Instant;
-
-/// Whether a guard's lock is still held, as far as this process can know.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LockState {
-    /// The session that holds the lock is connected and the lock's node is
-    /// there: the lock is held.
-    Held,
-    /// The connection is down and the session may or may not still be alive
-    /// on the server. Another process may already hold the lock (if the
-    /// session turns out to have expired), so stop writing until it is
-    /// `Held` again, or `Lost`.
-    Suspended,
-    /// The session that held the lock has ended, its node was deleted by
-    /// someone else, or the client was closed: the lock is gone and another
-    /// process may hold it now.
-    Lost,
-}
 
 /// Holds a lock (or a semaphore lease) until dropped or released.
 ///
@@ -195,7 +174,7 @@ impl LockGuard {
         if was == LockState::Lost {
             return Err(self.lost());
         }
-        match self.delete(self.own.client().default_deadline()) {
+        match self.delete() {
             Ok(_) => Ok(()),
             Err(f) if self.gone(&f) => Err(self.lost()),
             Err(f) => {
@@ -215,34 +194,19 @@ impl LockGuard {
         }
     }
 
-    /// Deletes the node, waiting for a connection until `connect_by`, and
-    /// for the reply a request timeout at most. An ephemeral node is deleted
-    /// in its own session or not at all.
-    fn delete(&self, connect_by: Instant) -> Result<(), Failure> {
-        let client = self.own.client();
-        let shared = client.shared();
-        let epoch = if self.own.ephemeral() {
-            self.own.epoch()
-        } else {
-            shared.current_epoch()?
-        };
-        let call = Call::new(Request::Delete {
-            path: self.own.node().to_string(),
-            version: None,
-        });
-        let rxs = shared.send(epoch, vec![call], connect_by)?;
-        match rxs.first() {
-            Some(rx) => wait_reply(rx, client.default_deadline()).map(|_| ()),
-            // `send` returns one handle per call.
-            None => Err(Failure::Protocol("no reply handle".into())),
-        }
+    /// Deletes the node, waiting for a connection and the reply a request
+    /// timeout at most. An ephemeral node is deleted in its own session or
+    /// not at all.
+    fn delete(&self) -> Result<(), Failure> {
+        let scope = self.own.current_scope()?;
+        let deadline = scope.request_deadline();
+        scope.call(Call::delete(self.own.node()), deadline).done()
     }
 
     fn hand_to_background(&self) -> Receiver<()> {
-        self.own.client().shared().delete_in_background(
+        self.own.scope().delete_in_background(
             Target::Path(self.own.node().to_string()),
-            None,
-            self.own.ephemeral().then_some(self.own.epoch()),
+            self.own.ephemeral(),
         )
     }
 }
@@ -253,10 +217,6 @@ impl Drop for LockGuard {
             return;
         }
         self.own.release();
-        settle(
-            self.own.client(),
-            self.hand_to_background(),
-            self.own.epoch(),
-        );
+        settle(self.own.scope(), self.hand_to_background());
     }
 }

@@ -33,6 +33,7 @@ pub enum Role {
 
 /// A child of a lock directory that is a contender.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Contender {
     /// The child's name.
     pub name: String,
@@ -43,7 +44,7 @@ pub struct Contender {
 }
 
 /// Markers that end the text before the counter, and the role they mean.
-pub(crate) const MARKERS: &[(&str, Role)] = &[
+pub const MARKERS: &[(&str, Role)] = &[
     ("__lock__", Role::Writer),
     ("__rlock__", Role::Reader),
     ("-lock-", Role::Writer),
@@ -171,6 +172,7 @@ pub fn queue(children: &[String], extra: &[String]) -> Vec<Contender> {
 /// assert_eq!(Flavor::default(), Flavor::Kazoo);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Flavor {
     /// kazoo's names (the default): `<32 hex>__lock__<seq>` for exclusive
     /// and write locks, `<32 hex>__rlock__<seq>` for read locks; the

@@ -18,13 +18,31 @@
 //! queue again). Once it holds the lock, the guard reads the state here and
 //! the subscribers (`state_changes`, `on_lost`) are fed from here.
 
-use super::guard::LockState;
 use super::wait::Wake;
-use crate::client::shared::{Failure, Reply};
-use crate::client::{Client, EventType, ListenerId, SessionState, WatchedEvent, ZkError};
+use crate::client::scope::{EpochStatus, Reply, Scope};
+use crate::client::{Client, EventType, ListenerId, WatchedEvent};
+use crate::error::{Failure, ZkError};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::{Condvar, Mutex};
 use std::sync::{Arc, Weak};
+
+/// Whether a guard's lock is still held, as far as this process can know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LockState {
+    /// The session that holds the lock is connected and the lock's node is
+    /// there: the lock is held.
+    Held,
+    /// The connection is down and the session may or may not still be alive
+    /// on the server. Another process may already hold the lock (if the
+    /// session turns out to have expired), so stop writing until it is
+    /// `Held` again, or `Lost`.
+    Suspended,
+    /// The session that held the lock has ended, its node was deleted by
+    /// someone else, or the client was closed: the lock is gone and another
+    /// process may hold it now.
+    Lost,
+}
 
 #[derive(Default)]
 struct Inner {
@@ -49,9 +67,9 @@ struct Inner {
 }
 
 pub(crate) struct Ownership {
-    client: Client,
+    /// The session that created the node.
+    scope: Scope,
     node: String,
-    epoch: u64,
     ephemeral: bool,
     inner: Mutex<Inner>,
     /// Notified whenever `answers` changes.
@@ -59,13 +77,12 @@ pub(crate) struct Ownership {
 }
 
 impl Ownership {
-    /// Ownership of `node`, created in session `epoch` (not watched yet:
+    /// Ownership of `node`, created in `scope`'s session (not watched yet:
     /// see [`Ownership::watch`]).
-    pub fn new(client: &Client, node: String, epoch: u64, ephemeral: bool) -> Arc<Ownership> {
+    pub fn new(scope: &Scope, node: String, ephemeral: bool) -> Arc<Ownership> {
         Arc::new(Ownership {
-            client: client.clone(),
+            scope: scope.clone(),
             node,
-            epoch,
             ephemeral,
             inner: Mutex::new(Inner::default()),
             answered: Condvar::new(),
@@ -88,12 +105,29 @@ impl Ownership {
         &self.node
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
+    fn client(&self) -> &Client {
+        self.scope.client()
     }
 
-    pub fn epoch(&self) -> u64 {
-        self.epoch
+    /// The session that created the node.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The session the node lives in now: an ephemeral node, the one that
+    /// created it; a persistent one, whichever is current.
+    pub fn current_scope(&self) -> Result<Scope, Failure> {
+        if self.ephemeral {
+            Ok(self.scope.clone())
+        } else {
+            self.client().scope()
+        }
+    }
+
+    /// How the session our node lives in stands.
+    fn status(&self) -> EpochStatus {
+        self.current_scope()
+            .map_or(EpochStatus::Closed, |s| s.status())
     }
 
     pub fn ephemeral(&self) -> bool {
@@ -103,17 +137,11 @@ impl Ownership {
     /// (Re)sets the watch on our node.
     fn arm(self: &Arc<Self>) {
         let (on_event, on_reply) = (Arc::downgrade(self), Arc::downgrade(self));
-        let epoch = if self.ephemeral {
-            self.epoch
-        } else {
-            match self.client.shared().current_epoch() {
-                Ok(e) => e,
-                Err(_) => return,
-            }
+        let Ok(scope) = self.current_scope() else {
+            return; // closed: the state says Lost
         };
-        self.client.shared().watch_in_background(
+        scope.watch_in_background(
             self.node.clone(),
-            epoch,
             Arc::new(move |e: WatchedEvent| {
                 if let Some(o) = Weak::upgrade(&on_event) {
                     o.on_event(&e);
@@ -147,10 +175,7 @@ impl Ownership {
     /// Whether the client is connected in the session that matters for
     /// our node (for an ephemeral node, the one that created it).
     fn connected(&self) -> bool {
-        let s = self.client.shared().session.lock();
-        s.state == SessionState::Connected
-            && !s.closing
-            && (!self.ephemeral || s.epoch == self.epoch)
+        self.status() == EpochStatus::Connected
     }
 
     /// Starts watching our node if nobody has, and waits (a request timeout
@@ -159,7 +184,7 @@ impl Ownership {
     /// whether that is so (the watch is set, or the node is known gone).
     pub fn confirm(self: &Arc<Self>) -> bool {
         self.watch();
-        let deadline = self.client.default_deadline();
+        let deadline = self.scope.request_deadline();
         let mut i = self.inner.lock();
         loop {
             if i.armed || i.deleted || i.released {
@@ -234,7 +259,7 @@ impl Ownership {
             i.listener.take()
         };
         if let Some(id) = listener {
-            self.client.remove_listener(id);
+            self.client().remove_listener(id);
         }
     }
 
@@ -243,16 +268,10 @@ impl Ownership {
         if self.inner.lock().deleted {
             return LockState::Lost;
         }
-        let s = self.client.shared().session.lock();
-        if s.state == SessionState::Closed || s.closing {
-            return LockState::Lost;
-        }
-        if self.ephemeral && s.epoch != self.epoch {
-            return LockState::Lost;
-        }
-        match s.state {
-            SessionState::Connected => LockState::Held,
-            _ => LockState::Suspended,
+        match self.status() {
+            EpochStatus::Connected => LockState::Held,
+            EpochStatus::Suspended => LockState::Suspended,
+            EpochStatus::Lost | EpochStatus::Closed => LockState::Lost,
         }
     }
 
@@ -277,7 +296,7 @@ impl Ownership {
             }
         };
         for f in callbacks {
-            self.client.shared().run_callback(f);
+            self.scope.run_callback(f);
         }
     }
 
@@ -288,7 +307,7 @@ impl Ownership {
         }
         i.told.get_or_insert(LockState::Held);
         let weak = Arc::downgrade(self);
-        i.listener = Some(self.client.add_listener(move |_| {
+        i.listener = Some(self.client().add_listener(move |_| {
             if let Some(o) = weak.upgrade() {
                 o.changed();
             }

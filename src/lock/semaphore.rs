@@ -18,15 +18,16 @@
 //! counts them after a `sync`, so a reconnection to a lagging server cannot
 //! hide a lease and admit one holder too many.
 
-use super::attempt::{Attempt, stop};
+use super::attempt::{Attempt, Mode, Outcome, Try, Wait, stop};
 use super::cleanup::Claim;
+use super::guard::LockGuard;
+use super::identity::{check_identifier, default_identifier, read_identifiers};
 use super::name::Flavor;
+use super::queue_lock::Lock;
 use super::wait::{Waiters, Wake};
-use super::{Lock, LockGuard, check_identifier, default_identifier, read_all_data};
-use crate::client::proto::{Request, Response};
-use crate::client::shared::{Call, Failure};
-use crate::client::{Client, CreateMode, Stat, ZkError};
-use crate::error::{Error, Result};
+use crate::client::scope::{Call, ReplyExt};
+use crate::client::{Client, CreateMode, Stat};
+use crate::error::{Error, Failure, Result, ZkError};
 use crate::path;
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -77,7 +78,7 @@ impl Semaphore {
     /// # Errors
     /// [`Error::InvalidPath`]; [`Error::InvalidArgument`] if `max_leases` is 0.
     pub fn new(client: &Client, path: &str, max_leases: u32) -> Result<Semaphore> {
-        path::validate_recipe(path, client.shared().chroot())?;
+        path::validate_recipe(path, client.chroot())?;
         if max_leases == 0 {
             return Err(Error::InvalidArgument(
                 "a semaphore needs at least one lease".into(),
@@ -144,8 +145,7 @@ impl Semaphore {
     /// leases; [`Error::Cancelled`], [`Error::SessionLost`], [`Error::Closed`],
     /// server errors.
     pub fn acquire(&self) -> Result<LockGuard> {
-        self.attempt(None, true)
-            .map(|g| g.expect("a waiting acquire returns a lease"))
+        self.wait(None)
     }
 
     /// As [`Semaphore::acquire`], giving up after `timeout` (one deadline for
@@ -155,8 +155,7 @@ impl Semaphore {
     /// # Errors
     /// [`Error::Timeout`], and those of [`Semaphore::acquire`].
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<LockGuard> {
-        self.attempt(Some(Instant::now() + timeout), true)
-            .map(|g| g.expect("a waiting acquire returns a lease"))
+        self.wait(Some(Instant::now() + timeout))
     }
 
     /// Takes a lease if one is free right now, without waiting for a holder.
@@ -164,7 +163,16 @@ impl Semaphore {
     /// # Errors
     /// As [`Semaphore::acquire`].
     pub fn try_acquire(&self) -> Result<Option<LockGuard>> {
-        self.attempt(Some(self.client.default_deadline()), false)
+        Ok(self.attempt(&Try(self.client.default_deadline()))?.taken())
+    }
+
+    /// Waits until `deadline` (for ever for `None`); a deadline already past
+    /// makes one attempt that does not wait.
+    fn wait(&self, deadline: Option<Instant>) -> Result<LockGuard> {
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return self.try_acquire()?.ok_or(Error::Timeout);
+        }
+        Ok(self.attempt(&Wait(deadline))?.held())
     }
 
     /// Makes every acquire pending on this handle return [`Error::Cancelled`]
@@ -185,32 +193,24 @@ impl Semaphore {
             Err(e) if e.is(ZkError::NoNode) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        read_all_data(&self.client, &dir, children.iter().map(String::as_str))
+        read_identifiers(&self.client, &dir, children.iter().map(String::as_str))
     }
 
     /// Creates the semaphore node, or checks that it agrees with us
     /// (kazoo's layout; Curator's stores no count). Within the attempt's
     /// deadline and cancellable, like every other phase of an acquire.
-    fn ensure_node(&self, at: &mut Attempt<'_>) -> Result<()> {
+    fn ensure_node(&self, at: &mut Attempt) -> Result<()> {
         if self.flavor == Flavor::Curator || *self.node_checked.lock() {
             return Ok(());
         }
         loop {
             at.connected()?;
             // Create it, and read it in case it exists: one round trip.
-            let create = Call::new(Request::Create {
-                path: self.path.clone(),
-                data: self.max_leases.to_string().into_bytes(),
-                acl: crate::Acl::open_unsafe(),
-                mode: CreateMode::Persistent,
-            });
-            let read = Call::new(Request::GetData {
-                path: self.path.clone(),
-                watch: false,
-            });
-            let [created, read] = at.round_trip([create, read])?;
-            match created {
-                Ok(_) => break,
+            let count = self.max_leases.to_string().into_bytes();
+            let create = Call::create(self.path.clone(), count, CreateMode::Persistent);
+            let [created, read] = at.round_trip([create, Call::get_data(&self.path)])?;
+            match created.done() {
+                Ok(()) => break,
                 Err(Failure::Server(ZkError::NodeExists)) => {}
                 Err(f) => {
                     if let Failure::Server(ZkError::NoNode) = at.retryable(f, &self.path)? {
@@ -219,10 +219,12 @@ impl Semaphore {
                     continue;
                 }
             }
-            match read {
-                Ok(Response::Data(data, stat)) if self.agrees(at, &data, stat.version)? => break,
-                Ok(Response::Data(..)) => {}
-                Ok(r) => return Err(Error::Protocol(format!("get data answered {r:?}"))),
+            match read.data() {
+                Ok((data, stat)) => {
+                    if self.agrees(at, &data, stat.version)? {
+                        break;
+                    }
+                }
                 // Deleted again meanwhile, or the connection broke: again.
                 Err(f) => {
                     at.retryable(f, &self.path)?;
@@ -236,16 +238,13 @@ impl Semaphore {
     /// Whether the existing semaphore node (`data` at `version`) agrees
     /// with this handle; an empty one (made by `ensure_path` or a tool) is
     /// claimed. `false`: it changed meanwhile, ask again.
-    fn agrees(&self, at: &mut Attempt<'_>, data: &[u8], version: i32) -> Result<bool> {
+    fn agrees(&self, at: &mut Attempt, data: &[u8], version: i32) -> Result<bool> {
         let text = String::from_utf8_lossy(data);
         if text.is_empty() {
-            let claim = Call::new(Request::SetData {
-                path: self.path.clone(),
-                data: self.max_leases.to_string().into_bytes(),
-                version: Some(version),
-            });
-            return match at.call(claim)? {
-                Ok(_) => Ok(true),
+            let count = self.max_leases.to_string().into_bytes();
+            let claim = Call::set_data(&self.path, count, Some(version));
+            return match at.call(claim)?.done() {
+                Ok(()) => Ok(true),
                 Err(Failure::Server(ZkError::BadVersion | ZkError::NoNode)) => Ok(false),
                 Err(f) => at.retryable(f, &self.path).map(|_| false),
             };
@@ -267,18 +266,27 @@ impl Semaphore {
         }
     }
 
-    fn attempt(&self, deadline: Option<Instant>, wait: bool) -> Result<Option<LockGuard>> {
-        check_identifier(&self.client, &self.path, &self.identifier)?;
-        {
-            let mut setup = Attempt::new(&self.client, deadline, self.waiters.enter())?;
-            self.ensure_node(&mut setup)?;
-        }
-        let Some(lock) = self.lock.attempt(deadline, wait)? else {
-            return Ok(None); // another contender is taking a lease right now
+    /// A new attempt of this handle, in the current session.
+    fn new_attempt(&self, deadline: Option<Instant>) -> Result<Attempt> {
+        let scope = self.client.scope().map_err(|f| f.into_error(&self.path))?;
+        Ok(Attempt::new(scope, deadline, self.waiters.enter()))
+    }
+
+    /// One attempt in `mode`: set up the node, take the internal lock, take
+    /// a lease. One deadline and one cancel cover every phase.
+    fn attempt<M: Mode>(&self, mode: &M) -> Result<Outcome<LockGuard, M::Busy>> {
+        let mut setup = self.new_attempt(mode.deadline())?;
+        check_identifier(&setup.scope, &self.path, &self.identifier)?;
+        self.ensure_node(&mut setup)?;
+        drop(setup);
+        let lock = match self.lock.attempt(mode)? {
+            Outcome::Held(lock) => lock,
+            // Another contender is taking a lease right now.
+            Outcome::Busy(b) => return Ok(Outcome::Busy(b)),
         };
-        let waiter = self.waiters.enter();
-        let result = Attempt::new(&self.client, deadline, waiter)
-            .and_then(|mut at| self.take_lease(&mut at, wait));
+        let result = self
+            .new_attempt(mode.deadline())
+            .and_then(|mut at| self.take_lease(&mut at, mode));
         // Let the next contender in at once, whatever happened here.
         let _ = lock.release();
         if let Err(Error::ZooKeeper {
@@ -294,17 +302,22 @@ impl Semaphore {
     /// With the internal lock held: waits for a free lease and takes it.
     /// The lease is claimed from the moment its create is sent, so however
     /// this ends without a guard, it is deleted (see [`super::cleanup`]).
-    fn take_lease(&self, at: &mut Attempt<'_>, wait: bool) -> Result<Option<LockGuard>> {
+    fn take_lease<M: Mode>(
+        &self,
+        at: &mut Attempt,
+        mode: &M,
+    ) -> Result<Outcome<LockGuard, M::Busy>> {
+        let wait = mode.give_up().is_none();
         let dir = self.lease_dir();
         // kazoo: a fixed name; Curator: a protected prefix before the counter.
         let mut claim = match self.flavor {
             Flavor::Kazoo => {
                 let name = uuid::Uuid::new_v4().simple().to_string();
-                Claim::new(&self.client, &dir, name, false, true, at.epoch)
+                Claim::new(&at.scope, &dir, name, false, true)
             }
             Flavor::Curator => {
                 let prefix = format!("_c_{}-lease-", uuid::Uuid::new_v4());
-                Claim::new(&self.client, &dir, prefix, true, true, at.epoch)
+                Claim::new(&at.scope, &dir, prefix, true, true)
             }
         };
         loop {
@@ -318,8 +331,8 @@ impl Semaphore {
                     // Not there after a sync: the create was never applied.
                     claim.absent();
                     if children.len() >= self.max_leases as usize {
-                        if !wait {
-                            return Ok(None);
+                        if let Some(busy) = mode.give_up() {
+                            return Ok(Outcome::Busy(busy));
                         }
                         self.wait_for_a_lease(at, &dir)?;
                         continue;
@@ -330,7 +343,7 @@ impl Semaphore {
             if let Some((name, stat)) = taken {
                 claim.adopt(name, stat.czxid);
                 if let Some((own, czxid)) = claim.take() {
-                    return Ok(Some(LockGuard::new(own, czxid)));
+                    return Ok(Outcome::Held(LockGuard::new(own, czxid)));
                 }
             }
         }
@@ -338,7 +351,7 @@ impl Semaphore {
 
     /// All leases are taken: waits until one goes (the children watch set
     /// by the listing), or anything else happens.
-    fn wait_for_a_lease(&self, at: &mut Attempt<'_>, dir: &str) -> Result<()> {
+    fn wait_for_a_lease(&self, at: &mut Attempt, dir: &str) -> Result<()> {
         loop {
             match at.waiter.wait(at.deadline).map_err(stop)? {
                 Wake::Node { path, .. } if path != dir => continue,
@@ -352,27 +365,16 @@ impl Semaphore {
     /// behind the leases granted before, and counting them there could
     /// admit one holder too many. With `watch`, a children watch wakes the
     /// attempt when a lease goes. `None`: ask again.
-    fn list_leases(
-        &self,
-        at: &mut Attempt<'_>,
-        dir: &str,
-        watch: bool,
-    ) -> Result<Option<Vec<String>>> {
+    fn list_leases(&self, at: &mut Attempt, dir: &str, watch: bool) -> Result<Option<Vec<String>>> {
         at.connected()?;
-        let sync = Call::new(Request::Sync {
-            path: dir.to_string(),
-        });
-        let list = Call {
-            request: Request::GetChildren {
-                path: dir.to_string(),
-                watch,
-            },
-            watcher: watch.then(|| Box::new(at.waiter.watcher(dir)) as _),
+        let list = if watch {
+            Call::list_watch(dir, at.waiter.watcher(dir))
+        } else {
+            Call::list(dir)
         };
-        let [synced, listing] = at.round_trip([sync, list])?;
-        match synced.and(listing) {
-            Ok(Response::Children(c, _)) => Ok(Some(c)),
-            Ok(r) => Err(Error::Protocol(format!("list answered {r:?}"))),
+        let [synced, listing] = at.round_trip([Call::sync(dir), list])?;
+        match synced.and(listing).children() {
+            Ok(c) => Ok(Some(c)),
             Err(f) => match at.retryable(f, dir)? {
                 // Curator's leases directory comes and goes.
                 Failure::Server(ZkError::NoNode) if self.flavor == Flavor::Curator => {
@@ -386,38 +388,25 @@ impl Semaphore {
 
     /// The stat of our lease `name`, found in a listing; `None` if it went
     /// meanwhile or the question must be asked again.
-    fn lease_stat(&self, at: &mut Attempt<'_>, dir: &str, name: &str) -> Result<Option<Stat>> {
+    fn lease_stat(&self, at: &mut Attempt, dir: &str, name: &str) -> Result<Option<Stat>> {
         let lease = path::join(dir, name);
-        match at.call(Call::new(Request::Exists {
-            path: lease.clone(),
-            watch: false,
-        }))? {
-            Ok(Response::Stat(stat)) => Ok(Some(stat)),
-            Ok(r) => Err(Error::Protocol(format!("exists answered {r:?}"))),
+        match at.call(Call::exists(&lease))?.stat() {
+            Ok(stat) => Ok(Some(stat)),
             Err(f) => at.retryable(f, &lease).map(|_| None),
         }
     }
 
     /// Creates our lease; `None` if it was not created (yet).
-    fn create_lease(
-        &self,
-        at: &mut Attempt<'_>,
-        claim: &mut Claim,
-    ) -> Result<Option<(String, Stat)>> {
-        let create = Request::Create {
-            path: claim.create_path(),
-            data: self.identifier.clone(),
-            acl: crate::Acl::open_unsafe(),
-            mode: match self.flavor {
-                Flavor::Kazoo => CreateMode::Ephemeral,
-                Flavor::Curator => CreateMode::EphemeralSequential,
-            },
+    fn create_lease(&self, at: &mut Attempt, claim: &mut Claim) -> Result<Option<(String, Stat)>> {
+        let mode = match self.flavor {
+            Flavor::Kazoo => CreateMode::Ephemeral,
+            Flavor::Curator => CreateMode::EphemeralSequential,
         };
-        let dir = path::parent(create.path()).to_string();
+        let create = Call::create(claim.create_path(), self.identifier.clone(), mode);
+        let dir = self.lease_dir();
         claim.sending();
-        match at.call(Call::new(create))? {
-            Ok(Response::Created(lease, stat)) => Ok(Some((path::basename(&lease).into(), stat))),
-            Ok(r) => Err(Error::Protocol(format!("lease answered {r:?}"))),
+        match at.call(create)?.created() {
+            Ok((lease, stat)) => Ok(Some((path::basename(&lease).into(), stat))),
             // Our own name exists: an earlier create of ours, found next time.
             Err(Failure::Server(ZkError::NodeExists)) => Ok(None),
             Err(f) => {

@@ -2,7 +2,7 @@
 //! the lock, and if not, which single node must go first?
 //!
 //! This is the whole difference between the lock kinds; the queue walker
-//! (`lock::queue`, internal) does everything else the same way for all of them, as
+//! (`lock::walker`, internal) does everything else the same way for all of them, as
 //! Curator's `LockInternals` does with its `LockInternalsDriver`. The answers
 //! are pure functions of the queue, tested here without a server.
 //!
@@ -15,6 +15,7 @@ use super::name::{Contender, Kind, Role};
 
 /// What a contender should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Decision {
     /// It holds the lock.
     Holds,
@@ -50,17 +51,67 @@ pub fn has_write_lock(_queue: &[Contender], mine: usize) -> Decision {
 /// assert_eq!(has_read_lock(&q, 2), Decision::WaitFor(1));
 /// ```
 pub fn has_read_lock(queue: &[Contender], mine: usize) -> Decision {
-    match queue[..mine].iter().rposition(|c| c.role == Role::Writer) {
+    // Total: a position past the end sees the whole queue ahead of it.
+    let ahead = queue.get(..mine).unwrap_or(queue);
+    match ahead.iter().rposition(|c| c.role == Role::Writer) {
         None => Decision::Holds,
         Some(i) => Decision::WaitFor(i),
     }
 }
 
+/// The hand-off question: would the contender at `mine` hold the lock once
+/// the contender at `blocker` (ahead of it) is gone, nothing else in the
+/// queue having changed? The walker's shortcut (hold at once when the
+/// blocker's deletion is seen, without listing again) rests on it; the
+/// argument is in the walker's module doc. Total: `false` for a position
+/// out of range or a blocker that is not ahead.
+///
+/// ```
+/// use zklock::lock::name::queue;
+/// use zklock::lock::strategy::{has_read_lock, has_write_lock, holds_once_gone};
+/// let q = queue(&["a__lock__0000000001".into(), "b__lock__0000000002".into(),
+///                 "c__rlock__0000000003".into()], &[]);
+/// assert!(holds_once_gone(has_write_lock, &q, 1, 0));   // next in line
+/// assert!(!holds_once_gone(has_read_lock, &q, 2, 0));   // b still blocks c
+/// ```
+pub fn holds_once_gone(
+    decide: fn(&[Contender], usize) -> Decision,
+    queue: &[Contender],
+    mine: usize,
+    blocker: usize,
+) -> bool {
+    if blocker >= mine || mine >= queue.len() {
+        return false;
+    }
+    let rest: Vec<Contender> = queue
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != blocker)
+        .map(|(_, c)| c.clone())
+        .collect();
+    decide(&rest, mine - 1) == Decision::Holds
+}
+
+mod sealed {
+    /// Only this crate's lock kinds are strategies.
+    pub trait Sealed {}
+    impl Sealed for super::Exclusive {}
+    impl Sealed for super::Write {}
+    impl Sealed for super::Read {}
+}
+
 /// A lock kind: the role its contenders take and the rule they follow.
 ///
 /// Like lock_api's `RawMutex`, this is the small part each kind supplies;
-/// [`super::QueueLock`] is the one front they share.
-pub trait Strategy: Send + Sync + 'static {
+/// [`super::QueueLock`] is the one front they share. It is sealed: a rule
+/// that lets two writers hold at once would break mutual exclusion for
+/// every client on the path, so the kinds are this crate's own
+/// ([`Exclusive`], [`Read`], [`Write`]). The contract each keeps: `decide`
+/// is a pure function of the queue; it answers `Holds` only if no
+/// contender ahead of `mine` conflicts with it (any contender, for a
+/// writer; a writer, for a reader), and otherwise names the nearest
+/// conflicting contender ahead.
+pub trait Strategy: sealed::Sealed + Send + Sync + 'static {
     /// Which lock this is (it decides the contender nodes' names).
     const KIND: Kind;
     /// A short name for messages and `Debug`.
@@ -157,6 +208,18 @@ mod tests {
         assert_eq!(has_read_lock(&queue, 2), Decision::WaitFor(0));
         assert_eq!(has_write_lock(&queue, 3), Decision::WaitFor(2));
         assert_eq!(has_read_lock(&queue, 4), Decision::WaitFor(3));
+    }
+
+    #[test]
+    fn the_rules_are_total() {
+        let queue = q("wr");
+        for mine in [2, 3, usize::MAX] {
+            assert_eq!(has_read_lock(&queue, mine), Decision::WaitFor(0));
+            assert_eq!(has_write_lock(&queue, mine), Decision::WaitFor(mine - 1));
+            assert!(!holds_once_gone(has_write_lock, &queue, mine, 0));
+        }
+        assert_eq!(has_read_lock(&[], 1), Decision::Holds);
+        assert!(!holds_once_gone(has_write_lock, &queue, 0, 1));
     }
 
     #[test]

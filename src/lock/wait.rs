@@ -6,8 +6,9 @@
 //! [`Waiters::cancel`]. The attempt blocks on that channel, or on a reply and
 //! that channel together, with its deadline: it never sleeps and never polls.
 
-use crate::client::shared::{Failure, Reply, ReplyRx};
+use crate::client::scope::{Reply, ReplyRx};
 use crate::client::{Client, EventType, ListenerId};
+use crate::error::Failure;
 use crossbeam_channel::{Receiver, Sender, select};
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
@@ -126,7 +127,7 @@ pub(crate) struct Waiter {
 
 impl Waiter {
     /// A watcher that wakes this attempt when `path` changes.
-    pub fn watcher(&self, path: &str) -> impl FnOnce(crate::WatchedEvent) + Send + 'static {
+    pub fn watcher(&self, path: &str) -> impl FnOnce(crate::client::WatchedEvent) + Send + 'static {
         let tx = self.tx.clone();
         let path = path.to_string();
         move |e| {

@@ -7,6 +7,7 @@
 
 pub mod holders;
 pub mod proxy;
+pub mod rng;
 pub mod server;
 
 pub use holders::Occupancy;

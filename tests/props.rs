@@ -1,12 +1,15 @@
 //! Property tests over arbitrary input: path validation, contender-name
 //! parsing and ordering, and the strategies' decisions on arbitrary
 //! directory listings. Deterministic (fixed seeds), so a failure reproduces;
-//! `ZKLOCK_PROP_ITERS` runs them longer.
+//! `ZKLOCK_PROP_ITERS` runs them longer. They use only the public API: the
+//! node-name format (`lock::name`) and the strategies are public.
 
-use super::name::{self, Contender, MARKERS, Role};
-use super::strategy::{Decision, has_read_lock, has_write_lock};
-use crate::path;
-use crate::test_rng::Rng;
+mod support;
+
+use support::rng::Rng;
+use zklock::lock::name::{self, Contender, MARKERS, Role};
+use zklock::lock::strategy::{Decision, has_read_lock, has_write_lock, holds_once_gone};
+use zklock::path;
 
 fn iters(default: usize) -> usize {
     std::env::var("ZKLOCK_PROP_ITERS")
@@ -207,6 +210,35 @@ fn dropping_gone_blockers_never_lets_two_writers_hold() {
         assert!(writers <= 1);
         if writers == 1 {
             assert_eq!(h.len(), 1);
+        }
+    }
+}
+
+#[test]
+fn the_hand_off_question_holds_exactly_when_nothing_else_ahead_conflicts() {
+    // The walker holds without listing again when `holds_once_gone` says
+    // so: it must say so only when no other contender ahead conflicts.
+    let mut rng = Rng(0x5eed_0000_0000_0004);
+    for _ in 0..iters(2000) {
+        let base = random_counter(&mut rng);
+        let q = name::queue(&random_queue(&mut rng, base), &[]);
+        for mine in 0..q.len() {
+            let decide: fn(&[Contender], usize) -> Decision = match q[mine].role {
+                Role::Writer => has_write_lock,
+                Role::Reader => has_read_lock,
+            };
+            let Decision::WaitFor(b) = decide(&q, mine) else {
+                continue;
+            };
+            let conflicts = q[..mine]
+                .iter()
+                .enumerate()
+                .any(|(i, c)| i != b && (q[mine].role == Role::Writer || c.role == Role::Writer));
+            assert_eq!(
+                holds_once_gone(decide, &q, mine, b),
+                !conflicts,
+                "{q:?}, mine {mine}, blocker {b}"
+            );
         }
     }
 }

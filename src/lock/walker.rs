@@ -1,5 +1,7 @@
 //! The queue walker: the one implementation of the lock recipe that every
-//! lock kind (and the semaphore's internal lock) runs.
+//! lock kind (and the semaphore's internal lock) runs. This is the canonical
+//! write-up of the hand-off argument (why a waiter may hold without listing
+//! again); everything else points here.
 //!
 //! 1. Create an ephemeral-sequential contender node named with a fresh
 //!    unique prefix, and list the directory in the same write: the server
@@ -10,8 +12,9 @@
 //! 3. Watch the blocker with get-data (not exists: no watch is left on the
 //!    server when it is already gone), and wait on the attempt's channel.
 //! 4. When the blocker is deleted: if nothing else in our listing could
-//!    block us, we hold the lock at once, without listing again (counters
-//!    only grow, so nothing can have appeared ahead of us); the waiter
+//!    block us ([`super::strategy::holds_once_gone`]), we hold the lock at
+//!    once, without listing again (counters only grow, so nothing can have
+//!    appeared ahead of us); the waiter
 //!    right behind the holder, the usual case of a hand-off, saves the
 //!    round trip Curator and kazoo spend on a new listing. Threads sharing
 //!    a handle know more: if a node created no earlier than the blocker has
@@ -37,36 +40,35 @@
 //! (or the node in doubt) is deleted, and a delete that cannot be confirmed
 //! is handed to the client's background deletes, never dropped.
 
-use super::attempt::{Attempt, stop};
+use super::attempt::{Attempt, Mode, Outcome, stop};
 use super::cleanup::Claim;
-use super::name::{self, Contender};
+use super::name::{self, Contender, Flavor, Kind};
 use super::ownership::Ownership;
-use super::strategy::Decision;
+use super::strategy::{self, Decision};
 use super::wait::{Waiter, Wake};
-use crate::client::proto::{Request, Response};
-use crate::client::shared::{Call, Failure, Reply};
-use crate::client::{Client, CreateMode, EventType, ZkError};
-use crate::error::{Error, Result};
+use crate::client::scope::{Call, ReplyExt};
+use crate::client::{Client, CreateMode, EventType};
+use crate::error::{Error, Failure, Result, ZkError};
 use crate::path;
 use std::sync::Arc;
-use std::time::Instant;
 
-/// What one acquire attempt asks for.
-pub(crate) struct Spec<'a> {
+/// What a lock handle is, for the walker: fixed for the handle's life.
+/// (What one call asks for, wait or try and until when, is its [`Mode`].)
+pub(crate) struct Config<'a> {
     pub client: &'a Client,
     /// The lock directory.
     pub dir: &'a str,
-    /// Our node's name before the server's counter (unique per attempt).
-    pub prefix: String,
+    /// Whose node names to write.
+    pub flavor: Flavor,
+    /// Which lock the contenders take part in.
+    pub kind: Kind,
     /// How missing ancestors of `dir` are created.
     pub parents: CreateMode,
+    /// The contender nodes' data (the identifier).
     pub data: &'a [u8],
     pub ephemeral: bool,
+    /// The strategy's rule.
     pub decide: fn(&[Contender], usize) -> Decision,
-    /// `None`: wait as long as it takes.
-    pub deadline: Option<Instant>,
-    /// `false`: give up instead of waiting for another holder.
-    pub wait: bool,
     /// Extra writer markers to recognise in the directory.
     pub extra: &'a [String],
 }
@@ -88,45 +90,45 @@ enum Next {
     Requeue,
 }
 
-struct Walk<'s> {
-    spec: &'s Spec<'s>,
-    at: Attempt<'s>,
+struct Walk<'s, M: Mode> {
+    config: &'s Config<'s>,
+    mode: &'s M,
+    at: Attempt,
     /// Our contender node; whatever the attempt leaves of it is deleted
     /// when the walk ends without handing it to a guard.
     claim: Claim,
 }
 
-/// Runs one acquire attempt. `Ok(None)` only when `spec.wait` is false and
-/// another contender holds the lock.
-pub(crate) fn acquire(spec: &Spec<'_>, waiter: Waiter) -> Result<Option<Acquired>> {
-    let at = Attempt::new(spec.client, spec.deadline, waiter)?;
-    let claim = Claim::new(
-        spec.client,
-        spec.dir,
-        spec.prefix.clone(),
-        true,
-        spec.ephemeral,
-        at.epoch,
-    );
-    Walk { spec, at, claim }.run()
+/// What one attempt ends with.
+type Ending<M> = Outcome<Acquired, <M as Mode>::Busy>;
+
+/// Runs one acquire attempt: held, or (a try only) busy.
+pub(crate) fn acquire<M: Mode>(config: &Config<'_>, mode: &M, waiter: Waiter) -> Result<Ending<M>> {
+    let scope = config
+        .client
+        .scope()
+        .map_err(|f| f.into_error(config.dir))?;
+    let prefix = name::contender_prefix(config.flavor, config.kind);
+    let claim = Claim::new(&scope, config.dir, prefix, true, config.ephemeral);
+    let at = Attempt::new(scope, mode.deadline(), waiter);
+    Walk {
+        config,
+        mode,
+        at,
+        claim,
+    }
+    .run()
 }
 
-impl Walk<'_> {
+impl<M: Mode> Walk<'_, M> {
     fn full(&self, name: &str) -> String {
-        path::join(self.spec.dir, name)
+        path::join(self.config.dir, name)
     }
 
     /// We have a node: be woken if it goes.
     fn adopt(&mut self, name: String, czxid: i64) {
         let own = self.claim.adopt(name, czxid);
         own.set_waiter(Some(self.at.waiter.sender()));
-    }
-
-    fn list(&mut self) -> Result<Reply> {
-        self.at.call(Call::new(Request::GetChildren {
-            path: self.spec.dir.to_string(),
-            watch: false,
-        }))
     }
 
     /// Makes sure we have a node; returns a listing taken after its create,
@@ -152,40 +154,28 @@ impl Walk<'_> {
     /// Creates our node and lists the directory in one round trip; returns
     /// the listing if the node was created.
     fn create(&mut self) -> Result<Option<Vec<String>>> {
-        let mode = if self.spec.ephemeral {
+        let mode = if self.config.ephemeral {
             CreateMode::EphemeralSequential
         } else {
             CreateMode::PersistentSequential
         };
-        let create = Request::Create {
-            path: self.claim.create_path(),
-            data: self.spec.data.to_vec(),
-            acl: crate::Acl::open_unsafe(),
-            mode,
-        };
-        let list = Request::GetChildren {
-            path: self.spec.dir.to_string(),
-            watch: false,
-        };
+        let create = Call::create(self.claim.create_path(), self.config.data.to_vec(), mode);
         // From here until a reply says otherwise, the node may exist.
         self.claim.sending();
-        let [created, listing] = self.at.round_trip([Call::new(create), Call::new(list)])?;
-        match created {
-            Ok(Response::Created(p, stat)) => {
+        let [created, listing] = self.at.round_trip([create, Call::list(self.config.dir)])?;
+        match created.created() {
+            Ok((p, stat)) => {
                 self.adopt(path::basename(&p).to_string(), stat.czxid);
                 // Without a listing (a rare failure), `run` lists again.
-                Ok(match listing {
-                    Ok(Response::Children(c, _)) => Some(c),
-                    _ => None,
-                })
+                Ok(listing.children().ok())
             }
-            Ok(r) => Err(Error::Protocol(format!("create answered {r:?}"))),
             Err(f) => {
                 if matches!(f, Failure::Server(_) | Failure::TooLarge(_)) {
                     self.claim.absent(); // the server refused it
                 }
-                if let Failure::Server(ZkError::NoNode) = self.at.retryable(f, self.spec.dir)? {
-                    self.at.ensure_parents(self.spec.dir, self.spec.parents)?;
+                if let Failure::Server(ZkError::NoNode) = self.at.retryable(f, self.config.dir)? {
+                    self.at
+                        .ensure_parents(self.config.dir, self.config.parents)?;
                 }
                 Ok(None)
             }
@@ -201,16 +191,10 @@ impl Walk<'_> {
         // here comes after either, so the listing after it sees the node if
         // it exists. Without it, a second node is created and the first is
         // left at the head of the queue for good.
-        let sync = Call::new(Request::Sync {
-            path: self.spec.dir.to_string(),
-        });
-        let list = Call::new(Request::GetChildren {
-            path: self.spec.dir.to_string(),
-            watch: false,
-        });
-        let [synced, listing] = self.at.round_trip([sync, list])?;
-        match synced.and(listing) {
-            Ok(Response::Children(children, _)) => {
+        let dir = self.config.dir;
+        let [synced, listing] = self.at.round_trip([Call::sync(dir), Call::list(dir)])?;
+        match synced.and(listing).children() {
+            Ok(children) => {
                 let Some(found) = self.claim.find(&children).cloned() else {
                     self.claim.absent();
                     return Ok(None);
@@ -223,9 +207,8 @@ impl Walk<'_> {
                     None => None,
                 })
             }
-            Ok(r) => Err(Error::Protocol(format!("list answered {r:?}"))),
             Err(f) => {
-                if let Failure::Server(ZkError::NoNode) = self.at.retryable(f, self.spec.dir)? {
+                if let Failure::Server(ZkError::NoNode) = self.at.retryable(f, dir)? {
                     // No directory, so no node of ours in it.
                     self.claim.absent();
                 }
@@ -238,13 +221,8 @@ impl Walk<'_> {
     /// `None` if it vanished or the question must be asked again.
     fn czxid_of(&mut self, name: &str) -> Result<Option<i64>> {
         let path = self.full(name);
-        let r = self.at.call(Call::new(Request::Exists {
-            path: path.clone(),
-            watch: false,
-        }))?;
-        match r {
-            Ok(Response::Stat(s)) => Ok(Some(s.czxid)),
-            Ok(r) => Err(Error::Protocol(format!("exists answered {r:?}"))),
+        match self.at.call(Call::exists(&path))?.stat() {
+            Ok(s) => Ok(Some(s.czxid)),
             Err(f) => {
                 if let Failure::Server(ZkError::NoNode) = self.at.retryable(f, &path)? {
                     self.claim.absent();
@@ -254,38 +232,32 @@ impl Walk<'_> {
         }
     }
 
-    fn run(&mut self) -> Result<Option<Acquired>> {
-        let mut listing: Option<Vec<String>> = None;
+    /// Lists the directory; `None`: ask again.
+    fn list(&mut self) -> Result<Option<Vec<String>>> {
+        self.at.connected()?;
+        match self.at.call(Call::list(self.config.dir))?.children() {
+            Ok(c) => Ok(Some(c)),
+            Err(f) => {
+                if let Failure::Server(ZkError::NoNode) = self.at.retryable(f, self.config.dir)? {
+                    self.requeue("the lock directory vanished");
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    fn run(&mut self) -> Result<Ending<M>> {
         loop {
             self.at.check()?;
-            if let Some(fresh) = self.obtain_node()? {
-                listing = Some(fresh);
-            }
-            let children = match listing.take() {
-                Some(c) => c,
-                None => {
-                    self.at.connected()?;
-                    match self.list()? {
-                        Ok(Response::Children(c, _)) => c,
-                        Ok(r) => return Err(Error::Protocol(format!("list answered {r:?}"))),
-                        Err(f) => {
-                            if let Failure::Server(ZkError::NoNode) =
-                                self.at.retryable(f, self.spec.dir)?
-                            {
-                                self.requeue("the lock directory vanished");
-                            }
-                            continue;
-                        }
-                    }
-                }
+            let listing = match self.obtain_node()? {
+                Some(fresh) => Some(fresh),
+                None => self.list()?,
             };
-            let queue = name::queue(&children, self.spec.extra);
+            let Some(children) = listing else { continue };
+            let queue = name::queue(&children, self.config.extra);
             drop(children); // a waiter keeps nothing of the listing but its blocker
-            if let Some(acquired) = self.walk(queue)? {
-                return Ok(Some(acquired));
-            }
-            if !self.spec.wait && self.claim.mine().is_some() {
-                return Ok(None);
+            if let Some(ending) = self.walk(queue)? {
+                return Ok(ending);
             }
         }
     }
@@ -295,15 +267,15 @@ impl Walk<'_> {
         log::warn!(
             "zklock: contender {}* under {} is gone ({why}); queueing again",
             self.claim.prefix(),
-            self.spec.dir
+            self.config.dir
         );
         self.claim.lost();
     }
 
     /// Decides from one listing: holds, gives up (try), or waits for the
     /// one blocker and then either holds or asks for a new listing.
-    /// `Ok(None)` means: list again (or give up, for a try).
-    fn walk(&mut self, mut queue: Vec<Contender>) -> Result<Option<Acquired>> {
+    /// `Ok(None)` means: list again.
+    fn walk(&mut self, queue: Vec<Contender>) -> Result<Option<Ending<M>>> {
         let Some((mine, _, own)) = self.claim.mine() else {
             return Ok(None);
         };
@@ -316,29 +288,30 @@ impl Walk<'_> {
             self.requeue("deleted by someone else");
             return Ok(None);
         }
-        let decision = (self.spec.decide)(&queue, me);
+        let decision = (self.config.decide)(&queue, me);
         log::trace!("zklock: {mine} at {me} of {}: {decision:?}", queue.len());
-        let blocker = match decision {
-            Decision::Holds => return Ok(self.acquired()),
-            Decision::WaitFor(_) if !self.spec.wait => return Ok(None),
-            Decision::WaitFor(i) => queue.remove(i).name,
+        let at = match decision {
+            Decision::Holds => return Ok(self.acquired().map(Outcome::Held)),
+            Decision::WaitFor(i) => i,
         };
+        if let Some(busy) = self.mode.give_up() {
+            return Ok(Some(Outcome::Busy(busy)));
+        }
         // Would we hold once the blocker is gone? Then its deletion alone
-        // settles it: no new listing (counters only grow, so nothing can
-        // appear ahead of us). If another blocker is ahead of it in this
-        // listing, it has most likely gone too by then (the blocker held
-        // the lock after it); a new listing tells in one round trip, where
-        // checking the old entries one by one would take one each.
-        let holds_after = (self.spec.decide)(&queue, me - 1) == Decision::Holds;
+        // settles it (see the module doc: the hand-off).
+        let holds_after = strategy::holds_once_gone(self.config.decide, &queue, me, at);
+        let Some(blocker) = queue.get(at).map(|c| c.name.clone()) else {
+            return Ok(None); // a strategy that names no contender: list again
+        };
         // Nothing else of the listing is kept: a waiter costs the same
         // however long the queue.
         drop(queue);
         // Our own node's watch is what makes concluding without a new
-        // listing safe (see below), so it is set when that can happen: the
-        // blocker is our last one, or other attempts of this handle may hold
-        // before us (see `held_since`). Otherwise the blocker's going leads
-        // to a new listing anyway, and that listing checks our node: a
-        // watch would be one request per hand-off for nothing.
+        // listing safe, so it is set when that can happen: the blocker is
+        // our last one, or other attempts of this handle may hold before us
+        // (see `held_since`). Otherwise the blocker's going leads to a new
+        // listing anyway, and that listing checks our node: a watch would be
+        // one request per hand-off for nothing.
         if holds_after || self.at.waiter.others_in_flight() {
             own.watch();
         }
@@ -353,7 +326,7 @@ impl Walk<'_> {
             // before the blocker's (the server sends them in zxid order).
             Next::Gone if ahead_gone && own.armed() && !own.deleted() => {
                 log::trace!("zklock: {mine} holds: its blocker went");
-                Ok(self.acquired())
+                Ok(self.acquired().map(Outcome::Held))
             }
             Next::Gone | Next::Relist => Ok(None),
             Next::Requeue => {
@@ -377,16 +350,13 @@ impl Walk<'_> {
         let mut czxid = None;
         loop {
             self.at.check()?;
-            let watch = Call {
-                request: Request::GetData {
-                    path: blocker_path.clone(),
-                    watch: true,
-                },
-                watcher: Some(Box::new(self.at.waiter.watcher(&blocker_path))),
-            };
-            match self.at.call(watch)? {
-                Ok(Response::Data(_, stat)) => czxid = Some(stat.czxid),
-                Ok(_) => {}
+            let watcher = self.at.waiter.watcher(&blocker_path);
+            match self
+                .at
+                .call(Call::get_data_watch(&blocker_path, watcher))?
+                .data()
+            {
+                Ok((_, stat)) => czxid = Some(stat.czxid),
                 Err(f) => {
                     let next = match self.at.retryable(f, &blocker_path)? {
                         Failure::Server(ZkError::NoNode) => Next::Gone,
@@ -396,25 +366,33 @@ impl Walk<'_> {
                 }
             }
             // The watch is set: wait for it (or anything else).
-            loop {
-                let wake = self.at.waiter.wait(self.spec.deadline).map_err(stop)?;
-                log::trace!("zklock: waiting for {blocker_path}, woken by {wake:?}");
-                match wake {
-                    Wake::Node { path, event } if path == blocker_path => match event {
-                        EventType::NodeDeleted => return Ok((Next::Gone, czxid)),
-                        EventType::Session => return Ok((Next::Relist, czxid)),
-                        // Data changed: still there, watch it again.
-                        _ => break,
-                    },
-                    Wake::Node { path, event } if path == own_path => match event {
-                        EventType::NodeDeleted => return Ok((Next::Requeue, czxid)),
-                        _ => continue,
-                    },
-                    // A watch of an earlier blocker firing late.
-                    Wake::Node { .. } => continue,
-                    Wake::Session => return Ok((Next::Relist, czxid)),
-                    Wake::Cancel => return Err(Error::Cancelled),
-                }
+            if let Some(next) = self.wait_for_event(&blocker_path, own_path)? {
+                return Ok((next, czxid));
+            }
+        }
+    }
+
+    /// Waits for the blocker's watch (or anything else); `None`: the
+    /// blocker is still there (its data changed), watch it again.
+    fn wait_for_event(&mut self, blocker_path: &str, own_path: &str) -> Result<Option<Next>> {
+        loop {
+            let wake = self.at.waiter.wait(self.at.deadline).map_err(stop)?;
+            log::trace!("zklock: waiting for {blocker_path}, woken by {wake:?}");
+            match wake {
+                Wake::Node { path, event } if path == blocker_path => match event {
+                    EventType::NodeDeleted => return Ok(Some(Next::Gone)),
+                    EventType::Session => return Ok(Some(Next::Relist)),
+                    // Data changed: still there, watch it again.
+                    _ => return Ok(None),
+                },
+                Wake::Node { path, event } if path == own_path => match event {
+                    EventType::NodeDeleted => return Ok(Some(Next::Requeue)),
+                    _ => continue,
+                },
+                // A watch of an earlier blocker firing late.
+                Wake::Node { .. } => continue,
+                Wake::Session => return Ok(Some(Next::Relist)),
+                Wake::Cancel => return Err(Error::Cancelled),
             }
         }
     }

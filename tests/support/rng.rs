@@ -2,7 +2,7 @@
 //! property tests (xorshift64*): fixed seeds, so a failure reproduces.
 
 /// xorshift64*: small, deterministic, good enough to drive mutations.
-pub(crate) struct Rng(pub u64);
+pub struct Rng(pub u64);
 
 impl Rng {
     pub fn next(&mut self) -> u64 {

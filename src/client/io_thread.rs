@@ -22,13 +22,15 @@
 //! old session turns out to be alive after all (the server was down too), it
 //! is closed, so its ephemeral nodes do not linger.
 
+use super::events::{self, Event};
 use super::jute::{DecodeError, Reader, Writer, frame_len};
-use super::proto::{
-    self, ConnectResponse, Notification, ReplyHeader, WatchKind, WatchState, ZkError,
-};
+use super::proto::Reply;
+use super::proto::{self, ConnectResponse, Notification, ReplyHeader, WatchKind};
 use super::session::{SessionEvent, SessionState};
-use super::shared::{AuthWaiter, Failure, Reply, Shared};
-use super::watch::{self, Event};
+use super::shared::Shared;
+use super::shared::{AuthWaiter, Outbound};
+use super::types::{WatchState, WatchedEvent};
+use crate::error::{Failure, ZkError};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
@@ -324,12 +326,7 @@ fn establish(
 }
 
 /// Everything that must reach the server before any caller's request.
-fn write_preamble(
-    shared: &Arc<Shared>,
-    out: &mut super::shared::Outbound,
-    resumed: bool,
-    epoch: u64,
-) {
+fn write_preamble(shared: &Arc<Shared>, out: &mut Outbound, resumed: bool, epoch: u64) {
     for (scheme, auth) in shared.auths.lock().iter() {
         shared
             .auth_waiters
@@ -424,40 +421,9 @@ pub(crate) fn handle_frame(shared: &Shared, frame: &[u8]) -> Result<(), DecodeEr
         shared.last_zxid.fetch_max(hdr.zxid, Ordering::SeqCst);
     }
     match hdr.xid {
-        proto::xid::NOTIFICATION => {
-            let n = Notification::read(&mut r)?;
-            shared.stats.notifications.fetch_add(1, Ordering::Relaxed);
-            let watchers = shared.watches.lock().take(n.event_type, &n.path);
-            if !watchers.is_empty() {
-                let event = proto::WatchedEvent {
-                    event_type: n.event_type,
-                    state: WatchState::Connected,
-                    path: proto::to_client_path(shared.chroot(), &n.path),
-                };
-                let _ = shared.events.send(Event::Watch(watchers, event));
-            }
-        }
+        proto::xid::NOTIFICATION => notification(shared, &mut r)?,
         proto::xid::PING => {}
-        proto::xid::AUTH => {
-            let verdict: Reply = if hdr.err == 0 {
-                Ok(proto::Response::Empty)
-            } else {
-                Err(Failure::Server(ZkError::from_code(hdr.err)))
-            };
-            match shared.auth_waiters.lock().pop_front() {
-                Some(AuthWaiter::Caller(tx)) => {
-                    let _ = tx.send(verdict);
-                }
-                Some(AuthWaiter::Resent(scheme, auth)) if verdict.is_err() => {
-                    log::error!("zklock: re-sent {scheme} credentials were refused; dropped");
-                    shared
-                        .auths
-                        .lock()
-                        .retain(|(s, a)| !(s == &scheme && a == &auth));
-                }
-                _ => {}
-            }
-        }
+        proto::xid::AUTH => auth_verdict(shared, hdr.err),
         proto::xid::SET_WATCHES => {
             if hdr.err != 0 {
                 log::warn!(
@@ -466,39 +432,80 @@ pub(crate) fn handle_frame(shared: &Shared, frame: &[u8]) -> Result<(), DecodeEr
                 );
             }
         }
-        xid => {
-            let Some(p) = shared.pending.lock().remove(&xid) else {
-                log::debug!("zklock: reply for unknown xid {xid}");
-                return Ok(());
-            };
-            let reply: Reply = if hdr.err == 0 || p.opcode == proto::op::MULTI {
-                match proto::decode_response(p.opcode, shared.chroot(), &mut r) {
-                    Ok(resp) => Ok(resp),
-                    Err(_) if hdr.err != 0 => Err(Failure::Server(ZkError::from_code(hdr.err))),
-                    Err(e) => {
-                        p.completion.complete(Err(Failure::Protocol(e.to_string())));
-                        return Err(e);
-                    }
-                }
-            } else {
-                Err(Failure::Server(ZkError::from_code(hdr.err)))
-            };
-            if let Some((kind, path, watcher)) = p.watch {
-                let registered = match (&reply, kind) {
-                    (Ok(_), WatchKind::Exists) => Some(WatchKind::Data),
-                    (Err(Failure::Server(ZkError::NoNode)), WatchKind::Exists) => {
-                        Some(WatchKind::Exists)
-                    }
-                    (Ok(_), k) => Some(k),
-                    _ => None,
-                };
-                if let Some(k) = registered {
-                    shared.watches.lock().add(k, path, watcher);
-                }
+        xid => reply(shared, xid, hdr.err, &mut r)?,
+    }
+    Ok(())
+}
+
+/// A watch notification: the watchers it fires go to the event thread.
+fn notification(shared: &Shared, r: &mut Reader<'_>) -> Result<(), DecodeError> {
+    let n = Notification::read(r)?;
+    shared.stats.notifications.fetch_add(1, Ordering::Relaxed);
+    let watchers = shared.watches.lock().take(n.event_type, &n.path);
+    if !watchers.is_empty() {
+        let event = WatchedEvent {
+            event_type: n.event_type,
+            state: WatchState::Connected,
+            path: proto::to_client_path(shared.chroot(), &n.path),
+        };
+        let _ = shared.events.send(Event::Watch(watchers, event));
+    }
+    Ok(())
+}
+
+/// The server's verdict on the oldest auth packet in flight.
+fn auth_verdict(shared: &Shared, err: i32) {
+    let verdict: Reply = if err == 0 {
+        Ok(proto::Response::Empty)
+    } else {
+        Err(Failure::Server(ZkError::from_code(err)))
+    };
+    match shared.auth_waiters.lock().pop_front() {
+        Some(AuthWaiter::Caller(tx)) => {
+            let _ = tx.send(verdict);
+        }
+        Some(AuthWaiter::Resent(scheme, auth)) if verdict.is_err() => {
+            log::error!("zklock: re-sent {scheme} credentials were refused; dropped");
+            shared
+                .auths
+                .lock()
+                .retain(|(s, a)| !(s == &scheme && a == &auth));
+        }
+        _ => {}
+    }
+}
+
+/// The reply to request `xid`: decoded, its watch registered if the reply
+/// allows it, and handed to whoever waits for it.
+fn reply(shared: &Shared, xid: i32, err: i32, r: &mut Reader<'_>) -> Result<(), DecodeError> {
+    let Some(p) = shared.pending.lock().remove(&xid) else {
+        log::debug!("zklock: reply for unknown xid {xid}");
+        return Ok(());
+    };
+    let reply: Reply = if err == 0 || p.opcode == proto::op::MULTI {
+        match proto::decode_response(p.opcode, shared.chroot(), r) {
+            Ok(resp) => Ok(resp),
+            Err(_) if err != 0 => Err(Failure::Server(ZkError::from_code(err))),
+            Err(e) => {
+                p.completion.complete(Err(Failure::Protocol(e.to_string())));
+                return Err(e);
             }
-            p.completion.complete(reply);
+        }
+    } else {
+        Err(Failure::Server(ZkError::from_code(err)))
+    };
+    if let Some((kind, path, watcher)) = p.watch {
+        let registered = match (&reply, kind) {
+            (Ok(_), WatchKind::Exists) => Some(WatchKind::Data),
+            (Err(Failure::Server(ZkError::NoNode)), WatchKind::Exists) => Some(WatchKind::Exists),
+            (Ok(_), k) => Some(k),
+            _ => None,
+        };
+        if let Some(k) = registered {
+            shared.watches.lock().add(k, path, watcher);
         }
     }
+    p.completion.complete(reply);
     Ok(())
 }
 
@@ -565,7 +572,7 @@ fn declare_lost(shared: &Shared) {
     shared.forget_background_of(epoch);
     let dropped = shared.watches.lock().take_all();
     let chroot = shared.chroot().to_string();
-    for e in watch::session_ended_events(dropped, WatchState::Expired, |p| {
+    for e in events::session_ended_events(dropped, WatchState::Expired, |p| {
         proto::to_client_path(&chroot, p)
     }) {
         let _ = shared.events.send(e);
@@ -586,7 +593,7 @@ fn finish(shared: &Shared) {
     fail_in_flight(shared, Failure::Closed);
     let dropped = shared.watches.lock().take_all();
     let chroot = shared.chroot().to_string();
-    for e in watch::session_ended_events(dropped, WatchState::Closed, |p| {
+    for e in events::session_ended_events(dropped, WatchState::Closed, |p| {
         proto::to_client_path(&chroot, p)
     }) {
         let _ = shared.events.send(e);

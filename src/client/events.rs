@@ -12,8 +12,9 @@
 //! later events but cannot deadlock the client, because replies are delivered
 //! by the I/O thread, never by this one.
 
-use super::proto::{EventType, WatchKind, WatchState, WatchedEvent};
+use super::proto::WatchKind;
 use super::session::{Listeners, SessionEvent};
+use super::types::{EventType, WatchState, WatchedEvent};
 use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 use std::collections::HashMap;

@@ -1,0 +1,256 @@
+//! The front every queue lock kind shares: [`QueueLock`] (as lock_api's
+//! `Mutex` is one front over a `RawMutex`), and its aliases [`Lock`],
+//! [`ReadLock`] and [`WriteLock`]. The recipe itself is the walker's.
+
+use super::attempt::{Mode, Outcome, Try, Wait};
+use super::guard::LockGuard;
+use super::identity::{check_identifier, contender_identifiers, default_identifier};
+use super::name::Flavor;
+use super::strategy::{Exclusive, Read, Strategy, Write};
+use super::wait::Waiters;
+use super::walker::{self, Acquired, Config};
+use crate::client::{Client, CreateMode};
+use crate::error::{Error, Result};
+use crate::path;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A distributed exclusive lock: one holder at a time.
+///
+/// See [`QueueLock`] for its methods and the [module](super) for an example.
+pub type Lock = QueueLock<Exclusive>;
+
+/// The shared side of a distributed read/write lock: readers hold it
+/// together while no writer is ahead of them in the queue.
+///
+/// Use it with a [`WriteLock`] on the same path.
+pub type ReadLock = QueueLock<Read>;
+
+/// The exclusive side of a distributed read/write lock: one writer at a
+/// time, and no reader while it holds.
+///
+/// Use it with a [`ReadLock`] on the same path.
+pub type WriteLock = QueueLock<Write>;
+
+/// A distributed lock on a ZooKeeper path, of the kind `S` says.
+///
+/// Use it through its aliases [`Lock`], [`ReadLock`] and [`WriteLock`].
+/// A handle is `Send + Sync`: share it between threads (in an `Arc`, or by
+/// reference); each `acquire` queues on its own. Handles are cheap; create
+/// one per lock path and keep it.
+pub struct QueueLock<S: Strategy> {
+    client: Client,
+    path: String,
+    identifier: Vec<u8>,
+    ephemeral: bool,
+    flavor: Flavor,
+    extra: Vec<String>,
+    /// How missing ancestors of the path are created.
+    parents: CreateMode,
+    waiters: Arc<Waiters>,
+    _strategy: PhantomData<S>,
+}
+
+impl<S: Strategy> std::fmt::Debug for QueueLock<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(S::NAME)
+            .field("path", &self.path)
+            .field("identifier", &String::from_utf8_lossy(&self.identifier))
+            .field("ephemeral", &self.ephemeral)
+            .field("flavor", &self.flavor)
+            .finish()
+    }
+}
+
+impl<S: Strategy> QueueLock<S> {
+    /// A lock on `path`. Nothing is sent to the server until the first
+    /// acquire; the path's missing ancestors are then created as container
+    /// nodes, which the server removes once they are empty.
+    ///
+    /// # Errors
+    /// [`Error::InvalidPath`] if `path` breaks ZooKeeper's path rules, is
+    /// the root, or lies in the `/zookeeper` tree the server reserves.
+    pub fn new(client: &Client, path: &str) -> Result<Self> {
+        path::validate_recipe(path, client.chroot())?;
+        Ok(QueueLock {
+            client: client.clone(),
+            path: path.to_string(),
+            identifier: default_identifier().into_bytes(),
+            ephemeral: true,
+            flavor: Flavor::Kazoo,
+            extra: Vec::new(),
+            parents: CreateMode::Container,
+            waiters: Waiters::new(client),
+            _strategy: PhantomData,
+        })
+    }
+
+    /// Whose node-name format this handle writes: [`Flavor::Kazoo`] (the
+    /// default) or [`Flavor::Curator`]. Every known format is read either
+    /// way; pick the flavour of the clients you share the path with. kazoo
+    /// and Curator clients must not share one path whatever zklock does
+    /// (Curator mis-sorts kazoo's names).
+    ///
+    /// ```
+    /// # fn main() -> zklock::Result<()> {
+    /// # let client = zklock::Client::connect(&zklock::doc_hosts())?;
+    /// // Queue with Java services using InterProcessMutex on the same path.
+    /// let lock = zklock::Lock::new(&client, "/zklock-doc/locks/shared-with-java")?
+    ///     .flavor(zklock::Flavor::Curator);
+    /// drop(lock.acquire()?);
+    /// # Ok(()) }
+    /// ```
+    pub fn flavor(mut self, flavor: Flavor) -> Self {
+        self.flavor = flavor;
+        self
+    }
+
+    /// Markers of contenders that no known format writes, read as writers
+    /// (kazoo's `extra_lock_patterns`): a child whose name has one of them
+    /// right before its sequence counter takes part in the queue.
+    pub fn extra_lock_patterns<I, P>(mut self, patterns: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.extra = patterns
+            .into_iter()
+            .map(Into::into)
+            .filter(|p: &String| !p.is_empty())
+            .collect();
+        self
+    }
+
+    /// Creates missing ancestors as persistent nodes instead of containers
+    /// (for paths shared with kazoo, which fails if a directory it created
+    /// once disappears).
+    pub(crate) fn persistent_parents(mut self) -> Self {
+        self.parents = CreateMode::Persistent;
+        self
+    }
+
+    /// Sets the identifier stored as the data of this handle's contender
+    /// nodes, shown by [`QueueLock::contenders`] (default `<hostname>:<pid>`).
+    pub fn identifier(mut self, identifier: impl Into<String>) -> Self {
+        self.identifier = identifier.into().into_bytes();
+        self
+    }
+
+    /// Whether contender nodes are ephemeral (the default). A persistent
+    /// lock (`false`) survives the end of its session and the process: it
+    /// is held until a guard releases it or someone deletes its node, so
+    /// only use it when that is what you want.
+    pub fn ephemeral(mut self, ephemeral: bool) -> Self {
+        self.ephemeral = ephemeral;
+        self
+    }
+
+    /// The lock's path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The client this lock uses.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// One attempt in `mode`: held, or (a try only) busy.
+    pub(crate) fn attempt<M: Mode>(&self, mode: &M) -> Result<Outcome<LockGuard, M::Busy>> {
+        let scope = self.client.scope().map_err(|f| f.into_error(&self.path))?;
+        check_identifier(&scope, &self.path, &self.identifier)?;
+        let config = Config {
+            client: &self.client,
+            dir: &self.path,
+            flavor: self.flavor,
+            kind: S::KIND,
+            parents: self.parents,
+            data: &self.identifier,
+            ephemeral: self.ephemeral,
+            decide: S::decide,
+            extra: &self.extra,
+        };
+        Ok(
+            match walker::acquire(&config, mode, self.waiters.enter())? {
+                Outcome::Held(Acquired { own, czxid }) => Outcome::Held(LockGuard::new(own, czxid)),
+                Outcome::Busy(b) => Outcome::Busy(b),
+            },
+        )
+    }
+
+    /// Waits until `deadline` (for ever for `None`). A deadline already
+    /// past makes one attempt that does not wait, as zktools' `timeout=0`
+    /// and Hazelcast's `tryLock(0)` do.
+    fn wait(&self, deadline: Option<Instant>) -> Result<LockGuard> {
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return self.try_acquire()?.ok_or(Error::Timeout);
+        }
+        Ok(self.attempt(&Wait(deadline))?.held())
+    }
+
+    /// Blocks until this thread holds the lock.
+    ///
+    /// Waits through connection losses (the session may survive them). The
+    /// waiting contender's node is deleted whenever it stops waiting without
+    /// the lock.
+    ///
+    /// # Errors
+    /// [`Error::Cancelled`] after [`QueueLock::cancel`];
+    /// [`Error::SessionLost`] if the session ends while waiting;
+    /// [`Error::Closed`]; [`Error::ChrootMissing`] if the connect string's
+    /// chroot does not exist; server errors such as `NoAuth` (naming the
+    /// node, a missing ancestor of the lock's path included, that could not
+    /// be created).
+    pub fn acquire(&self) -> Result<LockGuard> {
+        self.wait(None)
+    }
+
+    /// As [`QueueLock::acquire`], giving up after `timeout`. One deadline
+    /// covers every phase of the attempt (connecting, creating, waiting). A
+    /// zero `timeout` makes one attempt that does not wait: the lock if it
+    /// is free, else [`Error::Timeout`].
+    /// On timeout the attempt's node is deleted: confirmed before this
+    /// returns when the server answers (within a round trip, a second at
+    /// most); during a partition this returns on time and the client
+    /// deletes the node once it is back.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`], and those of [`QueueLock::acquire`].
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<LockGuard> {
+        self.wait(Some(Instant::now() + timeout))
+    }
+
+    /// Takes the lock if nobody holds it (or, for a reader, if no writer
+    /// holds or waits for it), without waiting for another holder. Returns
+    /// `Ok(None)` otherwise, having deleted its node (confirmed by the
+    /// server before this returns, unless the connection drops meanwhile).
+    ///
+    /// # Errors
+    /// As [`QueueLock::acquire`]; a connection that stays down for a request
+    /// timeout ends in [`Error::Timeout`].
+    pub fn try_acquire(&self) -> Result<Option<LockGuard>> {
+        let deadline = self.client.default_deadline();
+        Ok(self.attempt(&Try(deadline))?.taken())
+    }
+
+    /// Makes every acquire pending on this handle (from any thread) return
+    /// [`Error::Cancelled`] promptly, deleting its node. Acquires that start
+    /// later are not affected.
+    pub fn cancel(&self) {
+        self.waiters.cancel();
+    }
+
+    /// The identifiers of the contenders, in queue order: the holder (or
+    /// the holding readers) first. Children of the path that are not
+    /// contenders of a known format are left out. An identifier is a node's
+    /// data: kazoo stores its identifier there too; Curator, by default,
+    /// its client's local IP address.
+    ///
+    /// # Errors
+    /// Connection and session errors. A lock nobody has used yet (no node
+    /// at its path) has no contenders.
+    pub fn contenders(&self) -> Result<Vec<String>> {
+        contender_identifiers(&self.client, &self.path, &self.extra)
+    }
+}
