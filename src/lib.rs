@@ -26,7 +26,8 @@
 //! # The client
 //!
 //! zklock speaks the ZooKeeper protocol itself, through [`Client`]: one TCP
-//! connection per session, one I/O thread, one event thread, and session
+//! connection per session, one I/O thread, one event thread (and a callback
+//! thread, started the first time a user callback must run), and session
 //! semantics a lock can be built on (see the [`client`] module for the exact
 //! guarantees).
 //!

@@ -903,3 +903,36 @@ fn the_reserved_zookeeper_tree_is_not_a_lock_path() {
             .unwrap(),
     );
 }
+
+#[test]
+fn a_zero_timeout_makes_one_attempt_that_does_not_wait() {
+    // zktools' `acquire(timeout=0)` and Hazelcast's `tryLock(0)`: a deadline
+    // already past at the start makes one attempt that does not wait,
+    // rather than time out without trying.
+    let (c, root) = client();
+    let other = support::observer(&root);
+    let lock = Lock::new(&c, "/locks/zero").unwrap().identifier("first");
+    let rival = Lock::new(&other, "/locks/zero").unwrap();
+    let g = lock
+        .acquire_timeout(Duration::ZERO)
+        .expect("a free lock is taken");
+    assert!(matches!(
+        rival.acquire_timeout(Duration::ZERO),
+        Err(Error::Timeout)
+    ));
+    assert_eq!(
+        lock.contenders().unwrap(),
+        vec!["first"],
+        "nothing left behind"
+    );
+    drop(g);
+    drop(rival.acquire_timeout(Duration::ZERO).unwrap());
+    let sem = zklock::Semaphore::new(&c, "/pools/zero", 1).unwrap();
+    let lease = sem.acquire_timeout(Duration::ZERO).unwrap();
+    let sem2 = zklock::Semaphore::new(&other, "/pools/zero", 1).unwrap();
+    assert!(matches!(
+        sem2.acquire_timeout(Duration::ZERO),
+        Err(Error::Timeout)
+    ));
+    drop(lease);
+}

@@ -1,5 +1,6 @@
 //! zklock's own ZooKeeper client: one TCP connection, one I/O thread, one
-//! event thread, and exact session semantics.
+//! event thread (and a callback thread for user callbacks, started on first
+//! use), and exact session semantics.
 //!
 //! What it guarantees:
 //! - **One session, shared.** A [`Client`] and all its clones share one
