@@ -57,7 +57,9 @@ pub use client::{
     SessionEvent, SessionState, Stat, WatchState, WatchedEvent, ZkError, perms,
 };
 pub use error::{Error, Result};
-pub use lock::{Flavor, Lock, LockGuard, LockState, ReadLock, Semaphore, WriteLock};
+pub use lock::{
+    Flavor, Lock, LockGuard, LockInfo, LockState, ReadLock, Revoke, Semaphore, WriteLock, cleanup,
+};
 
 /// The connect string the documentation examples use: `ZK_HOSTS`, or
 /// `127.0.0.1:2181`. Not part of the API.

@@ -55,6 +55,12 @@ impl Scope {
         self.shared().session.lock().status(self.epoch)
     }
 
+    /// The session id of this scope's epoch, while it is the current one.
+    pub fn session_id(&self) -> Option<i64> {
+        let s = self.shared().session.lock();
+        (s.epoch == self.epoch && s.session_id != 0).then_some(s.session_id)
+    }
+
     /// The connect string's chroot (`""` for none).
     pub fn chroot(&self) -> &str {
         self.shared().chroot()

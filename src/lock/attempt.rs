@@ -148,7 +148,7 @@ impl Attempt {
     }
 
     /// [`Attempt::round_trip`] for a number of calls known at run time.
-    fn round_trip_vec(&mut self, calls: Vec<Call>) -> Result<Vec<Reply>> {
+    pub fn round_trip_vec(&mut self, calls: Vec<Call>) -> Result<Vec<Reply>> {
         let n = calls.len();
         // Never wait for a connection inside the client: `connected` does
         // that, on the attempt's channel, where cancel can reach it.

@@ -2,9 +2,12 @@
 //! token, and its release.
 
 use super::cleanup::settle;
+use super::inspection;
+use super::name;
 use super::ownership::{LockState, Ownership};
 use crate::client::scope::{Call, ReplyExt, Target};
 use crate::error::{Error, Failure, Result, ZkError};
+use crate::path;
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
 
@@ -25,7 +28,17 @@ use std::sync::Arc;
 pub struct LockGuard {
     own: Arc<Ownership>,
     czxid: i64,
+    held: Held,
     released: bool,
+}
+
+/// What the guard holds, for [`LockGuard::verify`].
+#[derive(Debug, Clone)]
+pub(crate) enum Held {
+    /// A place in a lock's queue (recognising these extra writer markers).
+    Queue(Vec<String>),
+    /// A semaphore lease.
+    Lease,
 }
 
 impl std::fmt::Debug for LockGuard {
@@ -39,11 +52,12 @@ impl std::fmt::Debug for LockGuard {
 }
 
 impl LockGuard {
-    pub(crate) fn new(own: Arc<Ownership>, czxid: i64) -> Self {
+    pub(crate) fn new(own: Arc<Ownership>, czxid: i64, held: Held) -> Self {
         own.set_waiter(None);
         LockGuard {
             own,
             czxid,
+            held,
             released: false,
         }
     }
@@ -151,6 +165,87 @@ impl LockGuard {
     /// ```
     pub fn on_lost(&self, f: impl FnOnce() + Send + 'static) {
         self.own.on_lost(Box::new(f));
+    }
+
+    /// Whether someone asked this holder to release the lock (a revoker's
+    /// request in the node's data: zktools' `unlock` or Curator's
+    /// `__REVOKE__`; see [`crate::Revoke`]). The holder still holds it until
+    /// it releases. Like [`LockGuard::state`], the first question a guard
+    /// asks waits for its own-node watch to be confirmed (one round trip).
+    pub fn revocation_requested(&self) -> bool {
+        self.own.revocation_requested()
+    }
+
+    /// Runs `f` once, on the client's callback thread, when someone asks
+    /// this holder to release the lock (at once if someone has already);
+    /// never after the guard is released. A panic in `f` is caught.
+    ///
+    /// ```
+    /// # fn main() -> zklock::Result<()> {
+    /// # let client = zklock::Client::connect(&zklock::doc_hosts())?;
+    /// # let lock = zklock::Lock::new(&client, "/zklock-doc/locks/revocable")?;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// let guard = lock.acquire()?;
+    /// let asked = Arc::new(AtomicBool::new(false));
+    /// let a = asked.clone();
+    /// guard.on_revoke(move || a.store(true, Ordering::SeqCst));
+    /// // ... between steps: if asked.load(..) { finish up and drop(guard) } ...
+    /// # Ok(()) }
+    /// ```
+    pub fn on_revoke(&self, f: impl FnOnce() + Send + 'static) {
+        self.own.on_revoke(Box::new(f));
+    }
+
+    /// Checks with the server that the lock is still held: after a `sync`
+    /// (so a lagging server cannot answer for the past), the node is there,
+    /// is the one this guard created, belongs to this session, and by the
+    /// lock's rule still holds (the zk gem's `assert!`, zktools'
+    /// `has_lock`). One round trip; [`LockGuard::check`] is the cheap local
+    /// one.
+    ///
+    /// # Errors
+    /// [`Error::LockLost`] if any of that is not so; connection and session
+    /// errors if the server could not be asked.
+    pub fn verify(&self) -> Result<()> {
+        if self.own.state() == LockState::Lost {
+            return Err(self.lost());
+        }
+        let node = self.own.node();
+        let scope = self.own.current_scope().map_err(|f| f.into_error(node))?;
+        let dir = path::parent(node);
+        let calls = vec![Call::sync(dir), Call::exists(node), Call::list(dir)];
+        let mut replies = scope
+            .round_trip(calls, scope.request_deadline())
+            .into_iter();
+        let (synced, stat, listing) = (replies.next(), replies.next(), replies.next());
+        let missing = || Failure::Protocol("a reply went missing".into());
+        let stat = match synced
+            .ok_or_else(missing)
+            .and_then(|s| s.done())
+            .and_then(|()| stat.ok_or_else(missing).and_then(|r| r.stat()))
+        {
+            Ok(s) => s,
+            Err(Failure::Server(ZkError::NoNode)) => return Err(self.lost()),
+            Err(f) => return Err(f.into_error(node)),
+        };
+        let ours = stat.czxid == self.czxid
+            && (!self.own.ephemeral() || scope.session_id() == Some(stat.ephemeral_owner));
+        let holds = match &self.held {
+            Held::Lease => true,
+            Held::Queue(extra) => {
+                let children = listing
+                    .ok_or_else(missing)
+                    .and_then(|r| r.children())
+                    .map_err(|f| f.into_error(dir))?;
+                inspection::holds_in(&name::queue(&children, extra), path::basename(node))
+            }
+        };
+        if ours && holds {
+            Ok(())
+        } else {
+            Err(self.lost())
+        }
     }
 
     fn lost(&self) -> Error {

@@ -62,23 +62,33 @@
 //!   deleted (a node in doubt from the moment its create is sent).
 //! - `semaphore`: [`Semaphore`], on the walker (its internal lock) and the
 //!   same attempt and clean-up.
+//! - `revocation`: [`Revoke`]: asking (or removing) the holders ahead, in
+//!   zktools' and Curator's wire format; `inspection`: [`LockInfo`] and the
+//!   queries (`is_locked`, `acquirable`, `inspect`); `removal`: removing a
+//!   lock's directory, a semaphore's nodes, and [`cleanup`].
 
 mod attempt;
 mod cleanup;
 mod guard;
 mod identity;
+mod inspection;
 pub mod name;
 mod ownership;
 mod queue_lock;
+mod removal;
+mod revocation;
 mod semaphore;
 pub mod strategy;
 mod wait;
 mod walker;
 
 pub use guard::LockGuard;
+pub use inspection::{EntryRole, LockEntry, LockInfo};
 pub use name::Flavor;
 pub use ownership::LockState;
 pub use queue_lock::{Lock, QueueLock, ReadLock, WriteLock};
+pub use removal::cleanup;
+pub use revocation::Revoke;
 pub use semaphore::Semaphore;
 pub use strategy::{Exclusive, Read, Strategy, Write};
 

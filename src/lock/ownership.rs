@@ -18,8 +18,9 @@
 //! queue again). Once it holds the lock, the guard reads the state here and
 //! the subscribers (`state_changes`, `on_lost`) are fed from here.
 
+use super::revocation;
 use super::wait::Wake;
-use crate::client::scope::{EpochStatus, Reply, Scope};
+use crate::client::scope::{EpochStatus, Reply, ReplyExt, Scope};
 use crate::client::{Client, EventType, ListenerId, WatchedEvent};
 use crate::error::{Failure, ZkError};
 use crossbeam_channel::{Receiver, Sender};
@@ -58,6 +59,9 @@ struct Inner {
     waiter: Option<Sender<Wake>>,
     subscribers: Vec<Sender<LockState>>,
     on_lost: Vec<Box<dyn FnOnce() + Send>>,
+    /// Someone asked us to release (our node's data is a revocation request).
+    revocation: bool,
+    on_revoke: Vec<Box<dyn FnOnce() + Send>>,
     /// The state subscribers were last told about.
     told: Option<LockState>,
     listener: Option<ListenerId>,
@@ -156,8 +160,13 @@ impl Ownership {
     }
 
     fn on_reply(self: &Arc<Self>, r: Reply) {
-        match r {
-            Ok(_) => self.inner.lock().armed = true,
+        match r.data() {
+            Ok((data, _)) => {
+                self.inner.lock().armed = true;
+                if revocation::is_request(&data) {
+                    self.revocation_arrived();
+                }
+            }
             Err(Failure::Server(ZkError::NoNode)) => self.node_gone(),
             // The connection broke (the client sends the watch again), the
             // session ended, or the client closed: the session's listener
@@ -165,6 +174,46 @@ impl Ownership {
             Err(_) => self.changed(),
         }
         self.answered();
+    }
+
+    /// Our node's data says someone asked us to release.
+    fn revocation_arrived(&self) {
+        let callbacks = {
+            let mut i = self.inner.lock();
+            if i.released || i.revocation {
+                return;
+            }
+            i.revocation = true;
+            std::mem::take(&mut i.on_revoke)
+        };
+        log::debug!("zklock: revocation requested for {}", self.node);
+        for f in callbacks {
+            self.scope.run_callback(f);
+        }
+    }
+
+    /// Whether someone asked us to release; the first call (or any before
+    /// the watch is confirmed) waits for the server, as [`Ownership::confirm`].
+    pub fn revocation_requested(self: &Arc<Self>) -> bool {
+        self.confirm();
+        self.inner.lock().revocation
+    }
+
+    /// Runs `f` on the callback thread when someone asks us to release (at
+    /// once if someone has); never after a release.
+    pub fn on_revoke(self: &Arc<Self>, f: Box<dyn FnOnce() + Send>) {
+        self.watch();
+        {
+            let mut i = self.inner.lock();
+            if i.released {
+                return;
+            }
+            if !i.revocation {
+                i.on_revoke.push(f);
+                return;
+            }
+        }
+        self.scope.run_callback(f);
     }
 
     fn answered(&self) {
@@ -256,6 +305,7 @@ impl Ownership {
             i.waiter = None;
             i.subscribers.clear();
             i.on_lost.clear();
+            i.on_revoke.clear();
             i.listener.take()
         };
         if let Some(id) = listener {

@@ -3,9 +3,12 @@
 //! [`ReadLock`] and [`WriteLock`]. The recipe itself is the walker's.
 
 use super::attempt::{Mode, Outcome, Try, Wait};
-use super::guard::LockGuard;
+use super::guard::{Held, LockGuard};
 use super::identity::{check_identifier, contender_identifiers, default_identifier};
+use super::inspection::{self, LockInfo};
 use super::name::Flavor;
+use super::removal;
+use super::revocation::{self, Revoke};
 use super::strategy::{Exclusive, Read, Strategy, Write};
 use super::wait::Waiters;
 use super::walker::{self, Acquired, Config};
@@ -48,6 +51,7 @@ pub struct QueueLock<S: Strategy> {
     extra: Vec<String>,
     /// How missing ancestors of the path are created.
     parents: CreateMode,
+    revoke: Option<Revoke>,
     waiters: Arc<Waiters>,
     _strategy: PhantomData<S>,
 }
@@ -80,6 +84,7 @@ impl<S: Strategy> QueueLock<S> {
             ephemeral: true,
             flavor: Flavor::Kazoo,
             extra: Vec::new(),
+            revoke: None,
             parents: CreateMode::Container,
             waiters: Waiters::new(client),
             _strategy: PhantomData,
@@ -137,6 +142,27 @@ impl<S: Strategy> QueueLock<S> {
         self
     }
 
+    /// Makes every acquire of this handle that must wait first revoke the
+    /// contenders that block it (see [`Revoke`]): ask them to release
+    /// ([`Revoke::Ask`]) or delete their nodes ([`Revoke::Immediate`]), then
+    /// wait as usual. Only the contenders that block it are touched (a
+    /// reader revokes the writers ahead of it, not other readers), each once
+    /// per acquire. Guards of this handle watch their node from the start,
+    /// so they hear requests made to them. A try never revokes.
+    ///
+    /// ```
+    /// # fn main() -> zklock::Result<()> {
+    /// # let client = zklock::Client::connect(&zklock::doc_hosts())?;
+    /// use zklock::Revoke;
+    /// let lock = zklock::Lock::new(&client, "/zklock-doc/locks/urgent")?.revoke(Revoke::Ask);
+    /// drop(lock.acquire()?);
+    /// # Ok(()) }
+    /// ```
+    pub fn revoke(mut self, how: Revoke) -> Self {
+        self.revoke = Some(how);
+        self
+    }
+
     /// Whether contender nodes are ephemeral (the default). A persistent
     /// lock (`false`) survives the end of its session and the process: it
     /// is held until a guard releases it or someone deletes its node, so
@@ -170,10 +196,19 @@ impl<S: Strategy> QueueLock<S> {
             ephemeral: self.ephemeral,
             decide: S::decide,
             extra: &self.extra,
+            revoke: self
+                .revoke
+                .map(|how| (how, revocation::marker(self.flavor))),
         };
         Ok(
             match walker::acquire(&config, mode, self.waiters.enter())? {
-                Outcome::Held(Acquired { own, czxid }) => Outcome::Held(LockGuard::new(own, czxid)),
+                Outcome::Held(Acquired { own, czxid }) => {
+                    if self.revoke.is_some() {
+                        // A revoking handle's holders hear requests too.
+                        own.watch();
+                    }
+                    Outcome::Held(LockGuard::new(own, czxid, Held::Queue(self.extra.clone())))
+                }
                 Outcome::Busy(b) => Outcome::Busy(b),
             },
         )
@@ -252,5 +287,83 @@ impl<S: Strategy> QueueLock<S> {
     /// at its path) has no contenders.
     pub fn contenders(&self) -> Result<Vec<String>> {
         contender_identifiers(&self.client, &self.path, &self.extra)
+    }
+
+    /// Whether anybody holds the lock now (one listing, no data read):
+    /// Hazelcast's `isLocked`, the zk gem's `locked?` for others.
+    ///
+    /// # Errors
+    /// Connection and session errors.
+    pub fn is_locked(&self) -> Result<bool> {
+        Ok(!inspection::queue(&self.client, &self.path, &self.extra)?.is_empty())
+    }
+
+    /// Whether a new contender of this kind would hold at once (a reader:
+    /// no writer queued; a writer: nobody queued): the zk gem's
+    /// `acquirable?`. An answer about now; an acquire still queues.
+    ///
+    /// # Errors
+    /// Connection and session errors.
+    pub fn acquirable(&self) -> Result<bool> {
+        let queue = inspection::queue(&self.client, &self.path, &self.extra)?;
+        Ok(inspection::acquirable(&queue, S::KIND.role()))
+    }
+
+    /// How many acquires are under way on this handle now (waiting, or
+    /// about to): the zk gem's `waiting?`. No round trip.
+    pub fn pending(&self) -> usize {
+        self.waiters.pending()
+    }
+
+    /// The lock's queue as the server holds it now, in order: each entry's
+    /// node, role, sequence, identifier, whether it holds, its session,
+    /// creation time, fencing token, and whether a revocation was requested.
+    /// A listing and one pipelined read of every entry.
+    ///
+    /// # Errors
+    /// Connection and session errors. A lock nobody has used has no entries.
+    pub fn inspect(&self) -> Result<LockInfo> {
+        inspection::inspect(&self.client, &self.path, &self.extra)
+    }
+
+    /// Asks every contender queued on the path now to release (zktools'
+    /// `revoke_all`): writes the revocation request into each node. Returns
+    /// how many were asked. Non-contender children are left alone; a path
+    /// that does not exist has none.
+    ///
+    /// # Errors
+    /// Connection and session errors (redoing the call is safe).
+    pub fn revoke_all(&self) -> Result<usize> {
+        let request = revocation::marker(self.flavor);
+        revocation::revoke_every(&self.client, &self.path, &self.extra, Revoke::Ask, request)
+    }
+
+    /// Deletes every contender node queued on the path now (zktools'
+    /// `clear`, for a lock a dead holder keeps): holders that watch their
+    /// node get `Lost` at once, waiters queue again. Returns how many were
+    /// deleted. Non-contender children are left alone.
+    ///
+    /// # Errors
+    /// Connection and session errors (redoing the call is safe).
+    pub fn clear(&self) -> Result<usize> {
+        let request = revocation::marker(self.flavor);
+        revocation::revoke_every(
+            &self.client,
+            &self.path,
+            &self.extra,
+            Revoke::Immediate,
+            request,
+        )
+    }
+
+    /// Deletes the lock's directory if nobody is queued in it (it must have
+    /// no child at all); whether this call deleted it. Never deletes a live
+    /// contender: one that arrives meanwhile keeps the directory (the server
+    /// refuses to delete a node with children).
+    ///
+    /// # Errors
+    /// Connection and session errors.
+    pub fn remove(&self) -> Result<bool> {
+        removal::remove_dir(&self.client, &self.path)
     }
 }

@@ -20,10 +20,12 @@
 
 use super::attempt::{Attempt, Mode, Outcome, Try, Wait, stop};
 use super::cleanup::Claim;
-use super::guard::LockGuard;
+use super::guard::{Held, LockGuard};
 use super::identity::{check_identifier, default_identifier, read_identifiers};
+use super::inspection::{self, EntryRole, LockInfo};
 use super::name::Flavor;
 use super::queue_lock::Lock;
+use super::removal;
 use super::wait::{Waiters, Wake};
 use crate::client::scope::{Call, ReplyExt};
 use crate::client::{Client, CreateMode, Stat};
@@ -196,6 +198,71 @@ impl Semaphore {
         read_identifiers(&self.client, &dir, children.iter().map(String::as_str))
     }
 
+    /// How many acquires are under way on this handle now. No round trip.
+    pub fn pending(&self) -> usize {
+        self.waiters.pending() + self.lock.pending()
+    }
+
+    /// The leases held now, then the contenders waiting for the lease lock
+    /// (the lock taking a lease serialises): every entry as
+    /// [`super::QueueLock::inspect`] describes them, the leases with the role
+    /// [`EntryRole::Lease`].
+    ///
+    /// # Errors
+    /// Connection and session errors.
+    pub fn inspect(&self) -> Result<LockInfo> {
+        let dir = self.lease_dir();
+        let leases = match self.client.get_children(&dir) {
+            Ok(c) => c,
+            Err(e) if e.is(ZkError::NoNode) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let lease_marker = ["-lease-".to_string()];
+        let mut entries = inspection::read_entries(
+            &self.client,
+            &dir,
+            leases.into_iter().map(|n| {
+                let seq = super::name::parse_with(&n, &lease_marker).map(|c| c.seq);
+                (n, EntryRole::Lease, seq, true)
+            }),
+        )?;
+        let mut waiting = self.lock.inspect()?.entries;
+        for w in &mut waiting {
+            w.holds = false; // taking a lease, not holding one
+        }
+        entries.append(&mut waiting);
+        Ok(LockInfo {
+            path: self.path.clone(),
+            entries,
+        })
+    }
+
+    /// Deletes the semaphore's nodes when no lease is held and nobody waits
+    /// (kazoo's layout: `<path>` with its size and `<path>-__lock__`;
+    /// Curator's: `<path>/locks`, `<path>/leases` and `<path>`), all in one
+    /// transaction; whether they were deleted. This is how to change a
+    /// semaphore's size: destroy it, then use handles of the new size. A
+    /// contender that arrives meanwhile keeps everything (the server refuses
+    /// to delete a node with children).
+    ///
+    /// # Errors
+    /// Connection and session errors.
+    pub fn destroy(&self) -> Result<bool> {
+        let nodes = match self.flavor {
+            Flavor::Curator => vec![
+                path::join(&self.path, "locks"),
+                path::join(&self.path, "leases"),
+                self.path.clone(),
+            ],
+            _ => vec![self.lock.path().to_string(), self.path.clone()],
+        };
+        let destroyed = removal::remove_all(&self.client, &nodes)?;
+        if destroyed {
+            *self.node_checked.lock() = false;
+        }
+        Ok(destroyed)
+    }
+
     /// Creates the semaphore node, or checks that it agrees with us
     /// (kazoo's layout; Curator's stores no count). Within the attempt's
     /// deadline and cancellable, like every other phase of an acquire.
@@ -343,7 +410,7 @@ impl Semaphore {
             if let Some((name, stat)) = taken {
                 claim.adopt(name, stat.czxid);
                 if let Some((own, czxid)) = claim.take() {
-                    return Ok(Outcome::Held(LockGuard::new(own, czxid)));
+                    return Ok(Outcome::Held(LockGuard::new(own, czxid, Held::Lease)));
                 }
             }
         }

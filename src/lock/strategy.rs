@@ -92,6 +92,29 @@ pub fn holds_once_gone(
     decide(&rest, mine - 1) == Decision::Holds
 }
 
+/// The contenders ahead of `mine` that conflict with it, nearest last: every
+/// one ahead for a writer, the writers ahead for a reader. Revocation asks
+/// (or removes) exactly these. Total: a position past the end sees the
+/// whole queue ahead of it.
+///
+/// ```
+/// use zklock::lock::name::queue;
+/// use zklock::lock::strategy::blocking;
+/// let q = queue(&["a__lock__0000000001".into(), "b__rlock__0000000002".into(),
+///                 "c__rlock__0000000003".into()], &[]);
+/// assert_eq!(blocking(&q, 2), vec![0]); // a reader: only the writer
+/// ```
+pub fn blocking(queue: &[Contender], mine: usize) -> Vec<usize> {
+    let ahead = queue.get(..mine).unwrap_or(queue);
+    let reader = queue.get(mine).is_some_and(|c| c.role == Role::Reader);
+    ahead
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !reader || c.role == Role::Writer)
+        .map(|(i, _)| i)
+        .collect()
+}
+
 mod sealed {
     /// Only this crate's lock kinds are strategies.
     pub trait Sealed {}

@@ -88,6 +88,11 @@ impl Waiters {
         }
     }
 
+    /// How many attempts of this handle are under way.
+    pub fn pending(&self) -> usize {
+        self.registry.lock().live.len()
+    }
+
     /// Registers a new attempt.
     pub fn enter(self: &Arc<Self>) -> Waiter {
         let (tx, rx) = crossbeam_channel::unbounded();

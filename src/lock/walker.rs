@@ -44,12 +44,14 @@ use super::attempt::{Attempt, Mode, Outcome, stop};
 use super::cleanup::Claim;
 use super::name::{self, Contender, Flavor, Kind};
 use super::ownership::Ownership;
+use super::revocation::{self, Revoke};
 use super::strategy::{self, Decision};
 use super::wait::{Waiter, Wake};
 use crate::client::scope::{Call, ReplyExt};
 use crate::client::{Client, CreateMode, EventType};
 use crate::error::{Error, Failure, Result, ZkError};
 use crate::path;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// What a lock handle is, for the walker: fixed for the handle's life.
@@ -71,6 +73,9 @@ pub(crate) struct Config<'a> {
     pub decide: fn(&[Contender], usize) -> Decision,
     /// Extra writer markers to recognise in the directory.
     pub extra: &'a [String],
+    /// Whether (and how) to revoke the contenders that block an acquire
+    /// before waiting for them, and the request to write.
+    pub revoke: Option<(Revoke, &'static [u8])>,
 }
 
 /// A lock just acquired: the ownership of its node, and the node's
@@ -97,6 +102,8 @@ struct Walk<'s, M: Mode> {
     /// Our contender node; whatever the attempt leaves of it is deleted
     /// when the walk ends without handing it to a guard.
     claim: Claim,
+    /// The blockers this attempt has revoked already (asked once each).
+    revoked: HashSet<String>,
 }
 
 /// What one attempt ends with.
@@ -116,6 +123,7 @@ pub(crate) fn acquire<M: Mode>(config: &Config<'_>, mode: &M, waiter: Waiter) ->
         mode,
         at,
         claim,
+        revoked: HashSet::new(),
     }
     .run()
 }
@@ -297,6 +305,7 @@ impl<M: Mode> Walk<'_, M> {
         if let Some(busy) = self.mode.give_up() {
             return Ok(Some(Outcome::Busy(busy)));
         }
+        self.revoke_blockers(&queue, me)?;
         // Would we hold once the blocker is gone? Then its deletion alone
         // settles it (see the module doc: the hand-off).
         let holds_after = strategy::holds_once_gone(self.config.decide, &queue, me, at);
@@ -334,6 +343,30 @@ impl<M: Mode> Walk<'_, M> {
                 Ok(None)
             }
         }
+    }
+
+    /// With `.revoke(..)`: asks (or removes) the contenders ahead that block
+    /// us, once each per attempt, before we wait for them.
+    fn revoke_blockers(&mut self, queue: &[Contender], me: usize) -> Result<()> {
+        let Some((how, request)) = self.config.revoke else {
+            return Ok(());
+        };
+        let names: Vec<String> = strategy::blocking(queue, me)
+            .into_iter()
+            .filter_map(|i| queue.get(i).map(|c| c.name.clone()))
+            .filter(|n| !self.revoked.contains(n))
+            .collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        let n = revocation::revoke_in_attempt(&mut self.at, self.config.dir, &names, how, request)?;
+        log::debug!(
+            "zklock: {how:?} revoked {n} of {} blockers under {}",
+            names.len(),
+            self.config.dir
+        );
+        self.revoked.extend(names);
+        Ok(())
     }
 
     /// The lock is ours: hand the node over to the guard.
