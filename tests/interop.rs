@@ -403,3 +403,40 @@ fn contenders_show_foreign_identifiers() {
     );
     j.release();
 }
+
+#[test]
+fn curator_revocation_both_ways() {
+    // Curator's cooperative revocation on the wire (`__REVOKE__` in the
+    // holder's node): a revocable Curator holder gives the lock to a zklock
+    // contender that asks; and Curator's Revoker asks a zklock holder.
+    let (c, root) = client();
+    let connect = format!("{}{root}", hosts());
+    let path = "/revocable";
+    c.ensure_path(path).unwrap();
+    let lock = Lock::new(&c, path)
+        .unwrap()
+        .flavor(Flavor::Curator)
+        .revoke(zklock::Revoke::Ask);
+
+    // 1. Curator holds (makeRevocable); zklock asks; Curator releases.
+    let held = Holder::start(Peer::Curator, &connect, path, "revocable", "curator");
+    held.said("held");
+    let g = lock
+        .acquire_timeout(WAIT)
+        .expect("zklock holds once Curator gives up");
+    held.said("revoked");
+    held.said("released");
+    g.check().unwrap();
+
+    // 2. zklock holds; Curator's Revoker.attemptRevoke asks it.
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    g.on_revoke(move || {
+        let _ = tx.send(());
+    });
+    let revoker = Holder::start(Peer::Curator, &connect, g.node(), "revoke", "revoker");
+    revoker.said("revoked");
+    rx.recv_timeout(WAIT).expect("on_revoke to run");
+    assert!(g.revocation_requested());
+    assert_eq!(g.state(), zklock::LockState::Held, "asked, not lost");
+    g.release().unwrap();
+}

@@ -4,7 +4,11 @@
 //
 // KIND: lock (InterProcessMutex), rw (InterProcessReadWriteLock: the read
 //       lock, every third round the write lock), read, write,
-//       sem (InterProcessSemaphoreV2 with MAX_LEASES).
+//       sem (InterProcessSemaphoreV2 with MAX_LEASES),
+//       revocable (hold mode only: an InterProcessMutex made revocable; on a
+//       revocation request it prints "revoked" and releases),
+//       revoke (PATH is a contender node: Revoker.attemptRevoke on it,
+//       then print "revoked" and exit).
 // Each round acquires, appends "ms resource role enter ID 0" to LOG (one
 // O_APPEND write per record), holds HOLD_MS, appends the exit record and
 // releases. ITERATIONS = 0 is hold mode: acquire once, print "held", wait
@@ -21,6 +25,8 @@ import org.apache.curator.framework.recipes.locks.InterProcessMutex;
 import org.apache.curator.framework.recipes.locks.InterProcessReadWriteLock;
 import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreV2;
 import org.apache.curator.framework.recipes.locks.Lease;
+import org.apache.curator.framework.recipes.locks.Revoker;
+import java.util.concurrent.CountDownLatch;
 import org.apache.curator.retry.ExponentialBackoffRetry;
 
 public class CuratorWorker {
@@ -39,6 +45,15 @@ public class CuratorWorker {
             hosts, 10000, 10000, new ExponentialBackoffRetry(100, 10));
         client.start();
         client.blockUntilConnected();
+        if (kind.equals("revoke")) {
+            Revoker.attemptRevoke(client, path);
+            System.out.println("revoked");
+            System.out.flush();
+            client.close();
+            return;
+        }
+        // Released by a line on stdin, or (revocable) by a revocation request.
+        CountDownLatch done = new CountDownLatch(1);
         InterProcessMutex mutex = new InterProcessMutex(client, path);
         InterProcessReadWriteLock rw = new InterProcessReadWriteLock(client, path);
         InterProcessSemaphoreV2 sem = new InterProcessSemaphoreV2(client, path, maxLeases);
@@ -49,6 +64,13 @@ public class CuratorWorker {
             Lease lease = null;
             if (kind.equals("lock")) {
                 resource = "lock"; role = "x"; lock = mutex;
+            } else if (kind.equals("revocable")) {
+                resource = "lock"; role = "x"; lock = mutex;
+                mutex.makeRevocable(m -> {
+                    System.out.println("revoked");
+                    System.out.flush();
+                    done.countDown();
+                });
             } else if (kind.equals("sem")) {
                 resource = "sem"; role = "s";
             } else if (kind.equals("write") || (kind.equals("rw") && i % 3 == 0)) {
@@ -64,7 +86,17 @@ public class CuratorWorker {
             if (iterations == 0) {
                 System.out.println("held");
                 System.out.flush();
-                new BufferedReader(new InputStreamReader(System.in)).readLine();
+                Thread stdin = new Thread(() -> {
+                    try {
+                        new BufferedReader(new InputStreamReader(System.in)).readLine();
+                    } catch (Exception e) {
+                        // the end of stdin releases too
+                    }
+                    done.countDown();
+                });
+                stdin.setDaemon(true);
+                stdin.start();
+                done.await();
             } else {
                 record(log, resource, role, "enter", id);
                 Thread.sleep(holdMs); // the work the lock protects
