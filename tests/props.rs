@@ -235,7 +235,7 @@ fn the_hand_off_question_holds_exactly_when_nothing_else_ahead_conflicts() {
                 .enumerate()
                 .any(|(i, c)| i != b && (q[mine].role == Role::Writer || c.role == Role::Writer));
             assert_eq!(
-                holds_once_gone(decide, &q, mine, b),
+                holds_once_gone(decide, q.clone(), mine, b),
                 !conflicts,
                 "{q:?}, mine {mine}, blocker {b}"
             );

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SessionState {
     /// No session yet: the first one, or a new one after the last was lost.
     /// Calls wait for it (up to their deadline).
@@ -42,6 +43,7 @@ pub enum SessionState {
 /// `Lost{a}` followed by `Connected{b}` for the fresh session `b`; finally
 /// `Closed{..}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SessionEvent {
     /// A new session is live (the first one, or a fresh one after `Lost`).
     Connected {

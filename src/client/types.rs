@@ -215,6 +215,7 @@ pub struct WatchedEvent {
 /// assert_eq!(ops.len(), 4);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Op {
     /// Create a node.
     Create {

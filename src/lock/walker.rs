@@ -306,15 +306,13 @@ impl<M: Mode> Walk<'_, M> {
             return Ok(Some(Outcome::Busy(busy)));
         }
         self.revoke_blockers(&queue, me)?;
-        // Would we hold once the blocker is gone? Then its deletion alone
-        // settles it (see the module doc: the hand-off).
-        let holds_after = strategy::holds_once_gone(self.config.decide, &queue, me, at);
         let Some(blocker) = queue.get(at).map(|c| c.name.clone()) else {
             return Ok(None); // a strategy that names no contender: list again
         };
-        // Nothing else of the listing is kept: a waiter costs the same
-        // however long the queue.
-        drop(queue);
+        // Would we hold once the blocker is gone? Then its deletion alone
+        // settles it (see the module doc: the hand-off). Nothing else of the
+        // listing is kept: a waiter costs the same however long the queue.
+        let holds_after = strategy::holds_once_gone(self.config.decide, queue, me, at);
         // Our own node's watch is what makes concluding without a new
         // listing safe, so it is set when that can happen: the blocker is
         // our last one, or other attempts of this handle may hold before us
