@@ -127,7 +127,10 @@ fn destroy_then_change_a_semaphores_size() {
     assert!(c.exists("/pools/resize-__lock__").unwrap().is_none());
     drop(five.acquire().unwrap());
     assert_eq!(c.get_data("/pools/resize").unwrap().0, b"5");
-    // Curator's layout too.
+    // Curator's layout too (its directories made persistent first: as
+    // containers, the server could reap them before `destroy` looks).
+    c.ensure_path("/pools/cur/locks").unwrap();
+    c.ensure_path("/pools/cur/leases").unwrap();
     let cur = Semaphore::new(&c, "/pools/cur", 2)
         .unwrap()
         .flavor(zklock::Flavor::Curator);
@@ -143,6 +146,8 @@ fn cleanup_removes_empty_directories_bottom_up_and_keeps_the_rest() {
     c.ensure_path("/root/keep").unwrap();
     c.create("/root/keep/data", b"not empty", CreateMode::Persistent)
         .unwrap();
+    // Persistent, so the server's container reaper cannot beat cleanup to it.
+    c.ensure_path("/root/held").unwrap();
     let g = Lock::new(&c, "/root/held").unwrap().acquire().unwrap();
     let removed = zklock::cleanup(&c, "/root").unwrap();
     assert_eq!(removed, 3, "a/b/c, a/b, a");
