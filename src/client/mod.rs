@@ -283,28 +283,21 @@ impl Client {
         if path == "/" {
             return Ok(());
         }
-        // Optimistic: most paths already exist, or only the last node is missing.
-        match self.create(path, b"", mode) {
-            Ok(_) => Ok(()),
-            Err(e) if e.is(ZkError::NodeExists) => Ok(()),
-            // A top-level node's parent is the chroot: nothing to create.
-            Err(e) if e.is(ZkError::NoNode) && path::parent(path) == "/" => {
-                Err(match self.shared().chroot() {
-                    "" => e,
-                    chroot => Error::ChrootMissing {
-                        chroot: chroot.to_string(),
-                    },
-                })
-            }
-            Err(e) if e.is(ZkError::NoNode) => {
-                self.ensure_path_with(path::parent(path), mode)?;
-                match self.create(path, b"", mode) {
-                    Ok(_) => Ok(()),
-                    Err(e) if e.is(ZkError::NodeExists) => Ok(()),
-                    Err(e) => Err(e),
+        // The recipes' way (one pipelined round trip, see `scope::Lineage`),
+        // retried only when an ancestor goes again meanwhile.
+        let lineage = scope::Lineage::new(path, mode);
+        let deadline = self.default_deadline();
+        loop {
+            let scope = self.scope().map_err(|f| f.into_error(path))?;
+            match lineage.verdict(scope.round_trip(lineage.calls(), deadline), self.chroot()) {
+                scope::Verdict::Done => return Ok(()),
+                scope::Verdict::Failed(e) => return Err(e),
+                scope::Verdict::Again(Some((p, f))) => return Err(f.into_error(&p)),
+                scope::Verdict::Again(None) if Instant::now() >= deadline => {
+                    return Err(Error::Timeout);
                 }
+                scope::Verdict::Again(None) => {}
             }
-            Err(e) => Err(e),
         }
     }
 

@@ -13,7 +13,7 @@ pub(crate) use super::outbound::Call;
 use super::proto::{Request, Response};
 use super::shared::Shared;
 use super::types::{Acl, CreateMode, Stat, WatchedEvent};
-use crate::error::Failure;
+use crate::error::{Failure, ZkError};
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
 use std::time::Instant;
@@ -262,5 +262,80 @@ impl ReplyExt for Reply {
 
     fn done(self) -> Result<(), Failure> {
         self.map(|_| ())
+    }
+}
+
+/// Creating a path and its missing ancestors, written once for the client's
+/// `ensure_path` and the recipes: one create per ancestor, top-down, sent
+/// pipelined in one round trip (those that exist answer `NodeExists`).
+pub(crate) struct Lineage {
+    chain: Vec<String>,
+    mode: CreateMode,
+}
+
+/// What a [`Lineage`]'s replies say.
+pub(crate) enum Verdict {
+    /// The path exists now.
+    Done,
+    /// Not yet: an ancestor went again meanwhile (`None`), or a failure to
+    /// sort by the caller's retry rules, with the path it happened on.
+    Again(Option<(String, Failure)>),
+    /// It cannot be created.
+    Failed(crate::error::Error),
+}
+
+impl Lineage {
+    /// `path` and its ancestors below the root, created as `mode` nodes.
+    pub fn new(path: &str, mode: CreateMode) -> Lineage {
+        Lineage {
+            chain: crate::path::lineage(path)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            mode,
+        }
+    }
+
+    /// The creates to send, top-down.
+    pub fn calls(&self) -> Vec<Call> {
+        self.chain
+            .iter()
+            .map(|p| Call::create(p.clone(), Vec::new(), self.mode))
+            .collect()
+    }
+
+    /// Reads the replies to [`Lineage::calls`] (`chroot` names the connect
+    /// string's). The deepest answer decides; when it is `NoNode`, the
+    /// topmost failure says why: a top-level node missing means the chroot
+    /// is missing, `NoAuth` on an ancestor is that ancestor's.
+    pub fn verdict(&self, replies: Vec<Reply>, chroot: &str) -> Verdict {
+        let chroot_missing = || match chroot {
+            "" => Verdict::Done, // the root always exists
+            c => Verdict::Failed(crate::error::Error::ChrootMissing {
+                chroot: c.to_string(),
+            }),
+        };
+        let (Some(path), Some(last)) = (self.chain.last(), replies.last()) else {
+            // The root itself: asked for after a top-level node found no
+            // parent, which only a missing chroot explains.
+            return chroot_missing();
+        };
+        match last {
+            Ok(_) | Err(Failure::Server(ZkError::NodeExists)) => return Verdict::Done,
+            Err(Failure::Server(ZkError::NoNode)) => {}
+            Err(f) => return Verdict::Again(Some((path.clone(), f.clone()))),
+        }
+        for (p, r) in self.chain.iter().zip(replies) {
+            match r {
+                Ok(_) | Err(Failure::Server(ZkError::NodeExists)) => {}
+                Err(Failure::Server(ZkError::NoNode)) if crate::path::parent(p) == "/" => {
+                    return chroot_missing();
+                }
+                // Deleted again meanwhile (a container reaped).
+                Err(Failure::Server(ZkError::NoNode)) => return Verdict::Again(None),
+                Err(f) => return Verdict::Again(Some((p.clone(), f))),
+            }
+        }
+        Verdict::Again(None)
     }
 }

@@ -9,7 +9,7 @@
 
 use super::wait::{Stop, Waiter};
 use crate::client::CreateMode;
-use crate::client::scope::{Call, EpochStatus, Reply, Scope};
+use crate::client::scope::{Call, EpochStatus, Lineage, Reply, Scope, Verdict};
 use crate::error::{Error, Failure, Result, ZkError};
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
@@ -199,68 +199,23 @@ impl Attempt {
             .map_err(stop)
     }
 
-    /// The error for a top-level node whose parent is missing: the chroot.
-    fn chroot_missing(&self) -> Option<Error> {
-        match self.scope.chroot() {
-            "" => None,
-            chroot => Some(Error::ChrootMissing {
-                chroot: chroot.to_string(),
-            }),
-        }
-    }
-
     /// Creates `path` and its missing ancestors as `mode` nodes (container
-    /// or persistent), within the attempt's deadline and cancellable: the
-    /// one place the recipes create parents.
-    ///
-    /// One round trip: a create for every ancestor, top-down, pipelined
-    /// (those that exist answer `NodeExists`). The deepest answer decides;
-    /// when it is `NoNode`, the topmost failure says why: a top-level node
-    /// missing means the chroot itself is missing
-    /// ([`Error::ChrootMissing`]), and `NoAuth` on an ancestor is reported
-    /// for that ancestor.
+    /// or persistent), within the attempt's deadline and cancellable: one
+    /// pipelined round trip per try (see [`Lineage`]); a missing chroot is
+    /// [`Error::ChrootMissing`], `NoAuth` names the ancestor.
     pub fn ensure_parents(&mut self, path: &str, mode: CreateMode) -> Result<()> {
-        let chain = crate::path::lineage(path);
-        if chain.is_empty() {
-            // The root: asked for after a top-level node's create found no
-            // parent, which only a missing chroot explains.
-            return self.chroot_missing().map_or(Ok(()), Err);
-        }
+        let lineage = Lineage::new(path, mode);
         loop {
             self.connected()?;
-            let calls = chain
-                .iter()
-                .map(|p| Call::create(p.to_string(), Vec::new(), mode))
-                .collect();
-            let replies = self.round_trip_vec(calls)?;
-            match replies.last() {
-                None | Some(Ok(_)) | Some(Err(Failure::Server(ZkError::NodeExists))) => {
-                    return Ok(());
+            let replies = self.round_trip_vec(lineage.calls())?;
+            match lineage.verdict(replies, self.scope.chroot()) {
+                Verdict::Done => return Ok(()),
+                Verdict::Failed(e) => return Err(e),
+                Verdict::Again(Some((p, f))) => {
+                    self.retryable(f, &p)?;
                 }
-                Some(Err(Failure::Server(ZkError::NoNode))) => {}
-                Some(Err(f)) => {
-                    self.retryable(f.clone(), path)?;
-                    continue;
-                }
+                Verdict::Again(None) => self.back_off()?,
             }
-            // Something above is missing and could not be created.
-            for (p, r) in chain.iter().zip(replies) {
-                match r {
-                    Ok(_) | Err(Failure::Server(ZkError::NodeExists)) => {}
-                    Err(Failure::Server(ZkError::NoNode)) if crate::path::parent(p) == "/" => {
-                        if let Some(e) = self.chroot_missing() {
-                            return Err(e);
-                        }
-                    }
-                    // Deleted again meanwhile (a container reaped): retry.
-                    Err(Failure::Server(ZkError::NoNode)) => break,
-                    Err(f) => {
-                        self.retryable(f, p)?;
-                        break;
-                    }
-                }
-            }
-            self.back_off()?;
         }
     }
 
