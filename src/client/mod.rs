@@ -284,19 +284,21 @@ impl Client {
             return Ok(());
         }
         // The recipes' way (one pipelined round trip, see `scope::Lineage`),
-        // retried only when an ancestor goes again meanwhile.
+        // tried again (three times at most) only when an ancestor went
+        // again meanwhile (a container reaped between two creates).
         let lineage = scope::Lineage::new(path, mode);
         let deadline = self.default_deadline();
+        let mut tries = 0;
         loop {
             let scope = self.scope().map_err(|f| f.into_error(path))?;
             match lineage.verdict(scope.round_trip(lineage.calls(), deadline), self.chroot()) {
                 scope::Verdict::Done => return Ok(()),
                 scope::Verdict::Failed(e) => return Err(e),
                 scope::Verdict::Again(Some((p, f))) => return Err(f.into_error(&p)),
-                scope::Verdict::Again(None) if Instant::now() >= deadline => {
-                    return Err(Error::Timeout);
+                scope::Verdict::Again(None) if tries >= 2 => {
+                    return Err(Failure::Server(ZkError::NoNode).into_error(path));
                 }
-                scope::Verdict::Again(None) => {}
+                scope::Verdict::Again(None) => tries += 1,
             }
         }
     }
