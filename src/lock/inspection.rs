@@ -183,19 +183,8 @@ pub(crate) fn read_entries(
 
 #[cfg(test)]
 mod tests {
+    use super::super::strategy::test_queue as q;
     use super::*;
-
-    fn q(kinds: &str) -> Vec<Contender> {
-        let names: Vec<String> = kinds
-            .chars()
-            .enumerate()
-            .map(|(i, k)| match k {
-                'w' => format!("x__lock__{i:010}"),
-                _ => format!("x__rlock__{i:010}"),
-            })
-            .collect();
-        name::queue(&names, &[])
-    }
 
     #[test]
     fn acquirable_follows_the_rules() {

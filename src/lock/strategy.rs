@@ -177,22 +177,27 @@ impl Strategy for Read {
     }
 }
 
+/// A queue from a pattern, for unit tests: "wrrw" is a writer, two
+/// readers and a writer, with counters from 0.
+#[cfg(test)]
+pub(crate) fn test_queue(kinds: &str) -> Vec<Contender> {
+    let names: Vec<String> = kinds
+        .chars()
+        .enumerate()
+        .map(|(i, k)| match k {
+            'w' => format!("x__lock__{i:010}"),
+            _ => format!("x__rlock__{i:010}"),
+        })
+        .collect();
+    super::name::queue(&names, &[])
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::name::queue;
     use super::*;
 
     fn q(kinds: &str) -> Vec<Contender> {
-        // "wrrw" -> writer, reader, reader, writer with counters 0..
-        let names: Vec<String> = kinds
-            .chars()
-            .enumerate()
-            .map(|(i, k)| match k {
-                'w' => format!("x__lock__{i:010}"),
-                _ => format!("x__rlock__{i:010}"),
-            })
-            .collect();
-        queue(&names, &[])
+        test_queue(kinds)
     }
 
     /// Who holds, with everyone in the queue deciding at once.
