@@ -77,7 +77,7 @@ fn zktools_test_revoked_immediate_removes_the_holder() {
 fn a_reader_revokes_only_the_writers_ahead_of_it() {
     let (c, root) = client();
     let other = observer(&root);
-    // reader (holds), writer (holds? no: waits behind the reader), then us.
+    // The queue: another reader (holds), a writer (waits behind it), then us.
     let r1 = ReadLock::new(&other, "/locks/rw")
         .unwrap()
         .acquire()
@@ -114,7 +114,7 @@ fn a_reader_revokes_only_the_writers_ahead_of_it() {
         );
         t
     };
-    drop(r1); // the writer takes it, then (asked) gives it up at once below
+    drop(r1); // the writer takes it and lets go at once (its thread drops it)
     w.join().unwrap().unwrap();
     let g = pending.join().unwrap().unwrap();
     g.check().unwrap();
