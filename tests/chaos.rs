@@ -20,7 +20,8 @@
 //! in flight, while they wait, and just as they would hold), a burst of
 //! revocations (half the acquires revoke what blocks them by asking, every
 //! holder answers a request by letting go, and an operator asks every
-//! contender with `revoke_all`), a server
+//! contender with `revoke_all`), a burst of removals (half the acquires
+//! delete what blocks them: `Revoke::Immediate`), a server
 //! restart, a kill of the leader, a SIGSTOP of a server for longer than the
 //! session timeout, a silent partition of one worker for longer than its
 //! session timeout, a connection reset right after a create, and a kill -9
@@ -31,14 +32,19 @@
 //! read/write lock and a semaphore (2 leases). At the end, with every worker
 //! stopped, it checks the log (no two exclusive holders overlap, no writer
 //! overlaps anyone, never more lease holders than leases, fencing tokens
-//! increase), that no contender node is left, and prints. Orphans are
+//! increase), that no contender node is left, and prints. While a removing
+//! acquire runs (and for a second after), the log is checked as a resource
+//! that checks fencing tokens would see it: a removed holder may write until
+//! the news of its node's deletion reaches it, and those writes, with
+//! tokens older than the remover's, are refused and counted as "fenced
+//! off" (see [`fenced`]); everywhere else a stale write is an overlap. Orphans are
 //! counted twice: each worker, asked to stop, lets every attempt end and its
 //! background deletes settle, then counts the nodes its own live session
 //! still owns (closing the session would delete them and hide the leak);
 //! and the driver counts whatever is left once every worker has gone.
 //! Either way the suite expects none, and prints
 //!
-//! `chaos: acquisitions A, faults F (by kind ...), overlaps 0, orphans 0, worst recovery R ms`
+//! `chaos: acquisitions A, faults F (by kind ...), overlaps 0, fenced off N, orphans 0, worst recovery R ms`
 //!
 //! exiting non-zero if overlaps, orphans or stalls (no recovery within one
 //! session timeout plus RECOVERY_BOUND) are not 0.
@@ -52,7 +58,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::holders::{Rec, check, read_log, record};
+use support::holders::{REMOVED, REMOVING, Rec, check, fenced, read_log, record};
 use support::{Ensemble, Proxy};
 use zklock::{Client, Lock, LockGuard, ReadLock, Revoke, Semaphore, WriteLock};
 
@@ -104,7 +110,6 @@ fn main() {
     let kinds: Vec<&'static str> = match list("--kinds") {
         Some(ks) => KINDS
             .iter()
-            .chain(OPT_IN.iter())
             .copied()
             .filter(|k| ks.iter().any(|x| x == k))
             .collect(),
@@ -337,6 +342,10 @@ fn worker(spec: &str) {
                         Some(Burst::RevokeImmediate) if i.is_multiple_of(2) => Some(1),
                         _ => None,
                     };
+                    // The checker fences the log while holders are removed.
+                    if rv == Some(1) {
+                        record(&log, "-", "-", REMOVING, &holder, 0);
+                    }
                     let h = &*handles;
                     let (resource, role, acquired) = if !shared {
                         let l = rv.map_or(&h.lock, |k| &h.lock_rv[k]);
@@ -354,6 +363,9 @@ fn worker(spec: &str) {
                             }
                         }
                     };
+                    if rv == Some(1) {
+                        record(&log, "-", "-", REMOVED, &holder, 0);
+                    }
                     if let Ok(g) = acquired {
                         hold(&g, &log, resource, role, &holder, work);
                     }
@@ -713,17 +725,14 @@ impl Cluster {
     }
 }
 
-/// Fault kinds run only when `--kinds` names them.
-const OPT_IN: [&str; 1] = [
-    // Removing holders outright: the victim may write until it hears of it
-    // (its notification can trail the revoker's hold), which an unfenced
-    // log would show as an overlap; see the README (Revocation).
-    "revoke-immediate",
-];
+/// How long after a removing acquire returns its victims may still write
+/// (the news of a deletion reaching them), for [`fenced`].
+const REMOVAL_NEWS_MS: u128 = 1000;
 
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 9] = [
     "abandon",
     "revoke",
+    "revoke-immediate",
     "drop-create",
     "partition",
     "kill-leader",
@@ -738,6 +747,8 @@ struct Tally {
     divergences: usize,
     faults: BTreeMap<&'static str, usize>,
     violations: usize,
+    /// Writes of removed holders a fenced resource refused.
+    fenced_off: usize,
     orphans: usize,
     stalls: usize,
     worst: u128,
@@ -754,8 +765,37 @@ fn checker_self_test() {
         holder: holder.into(),
         token,
     };
+    // A holder `a` removed by `b`, writing `late_ms` after the removal began
+    // (its window ends at 2 plus the margin), while `b` holds.
+    let removal = |late_ms: u128, marked: bool| {
+        let at = |ms: u128, r: Rec| Rec { ms, ..r };
+        let mut v = vec![at(0, rec("rw", "r", "enter", "a", 1))];
+        if marked {
+            v.push(at(1, rec("-", "-", REMOVING, "b", 0)));
+            v.push(at(2, rec("-", "-", REMOVED, "b", 0)));
+        }
+        v.push(at(3, rec("rw", "w", "enter", "b", 2)));
+        v.push(at(late_ms, rec("rw", "r", "exit", "a", 1)));
+        v.push(at(late_ms + 1, rec("rw", "w", "exit", "b", 2)));
+        v
+    };
     // (what, records in order, whether the checker must object)
     let cases = [
+        (
+            "a removed reader's late write, refused by fencing",
+            removal(4, true),
+            false,
+        ),
+        (
+            "the same late write with nobody removing",
+            removal(4, false),
+            true,
+        ),
+        (
+            "a stale write after the removal's window",
+            removal(2 + REMOVAL_NEWS_MS + 1, true),
+            true,
+        ),
         (
             "an exclusive overlap",
             vec![
@@ -810,7 +850,8 @@ fn checker_self_test() {
         ),
     ];
     for (what, recs, bad) in cases {
-        let objected = !check(&recs, LEASES).1.is_empty();
+        let (kept, _) = fenced(&recs, REMOVAL_NEWS_MS);
+        let objected = !check(&kept, LEASES).1.is_empty();
         assert_eq!(objected, bad, "the checker misjudged {what}");
     }
 }
@@ -823,6 +864,7 @@ fn drive(total: Duration, kinds: &[&'static str], runs: &[Run]) -> bool {
         divergences: 0,
         faults: BTreeMap::new(),
         violations: 0,
+        fenced_off: 0,
         orphans: 0,
         stalls: 0,
         worst: 0,
@@ -938,8 +980,9 @@ fn drive(total: Duration, kinds: &[&'static str], runs: &[Run]) -> bool {
         );
     }
     println!(
-        "chaos: acquisitions {}, faults {faults} (by kind {by_kind}), overlaps {}, orphans {}, worst recovery {} ms",
-        tally.acquisitions, tally.violations, tally.orphans, tally.worst
+        "chaos: acquisitions {}, faults {faults} (by kind {by_kind}), overlaps {}, \
+         fenced off {}, orphans {}, worst recovery {} ms",
+        tally.acquisitions, tally.violations, tally.fenced_off, tally.orphans, tally.worst
     );
     tally.violations == 0 && tally.orphans == 0 && tally.stalls == 0
 }
@@ -1072,7 +1115,8 @@ fn finish_run(c: &mut Cluster, tally: &mut Tally) {
             }
         }
     }
-    let recs = read_log(&c.log);
+    let (recs, refused) = fenced(&read_log(&c.log), REMOVAL_NEWS_MS);
+    tally.fenced_off += refused;
     let (acquisitions, violations) = check(&recs, LEASES);
     for v in &violations {
         eprintln!("chaos: {v}");

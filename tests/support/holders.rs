@@ -96,6 +96,65 @@ pub fn read_log(log: &Path) -> Vec<Rec> {
         .collect()
 }
 
+/// Marks the start of an acquire that removes the contenders blocking it
+/// (`Revoke::Immediate`); [`REMOVED`] marks its end.
+pub const REMOVING: &str = "removing";
+/// Marks the end of an acquire that began with [`REMOVING`].
+pub const REMOVED: &str = "removed";
+
+/// The log as a resource that checks fencing tokens would have taken it
+/// while holders were being removed. A removed holder (or a waiter removed
+/// just as it saw its turn come) may write until the news of its node's
+/// deletion reaches it; a fenced resource refuses those writes, because
+/// their tokens are older than one it has taken (older than any, for an
+/// exclusive role; older than an exclusive one, for a shared role).
+///
+/// The windows are the removing acquires' own, from [`REMOVING`] to
+/// [`REMOVED`] plus `margin_ms` (the news's delay); one never ended runs to
+/// the end of the log. Outside them nothing is refused, so a stale write
+/// there stays for [`check`] to report. Applies to `lock` and `rw`, whose
+/// tokens order their holders. Returns the `enter`/`exit` records kept and
+/// how many were refused.
+pub fn fenced(recs: &[Rec], margin_ms: u128) -> (Vec<Rec>, usize) {
+    let mut windows = Vec::new();
+    let mut open: HashMap<&str, u128> = HashMap::new();
+    for r in recs {
+        if r.kind == REMOVING {
+            open.insert(r.holder.as_str(), r.ms);
+        } else if r.kind == REMOVED
+            && let Some(from) = open.remove(r.holder.as_str())
+        {
+            windows.push((from, r.ms + margin_ms));
+        }
+    }
+    windows.extend(open.into_values().map(|from| (from, u128::MAX)));
+    // Per resource: the newest token taken from anyone, and from an
+    // exclusive role.
+    let mut newest: HashMap<&str, (u64, u64)> = HashMap::new();
+    let mut kept = Vec::with_capacity(recs.len());
+    let mut refused = 0;
+    for r in recs
+        .iter()
+        .filter(|r| r.kind == "enter" || r.kind == "exit")
+    {
+        let exclusive = matches!(r.role.as_str(), "x" | "w");
+        if matches!(r.resource.as_str(), "lock" | "rw") && r.token != 0 {
+            let (any, excl) = newest.entry(r.resource.as_str()).or_default();
+            let stale = r.token < if exclusive { *any } else { *excl };
+            if stale && windows.iter().any(|&(a, b)| a <= r.ms && r.ms <= b) {
+                refused += 1;
+                continue;
+            }
+            *any = (*any).max(r.token);
+            if exclusive {
+                *excl = (*excl).max(r.token);
+            }
+        }
+        kept.push(r.clone());
+    }
+    (kept, refused)
+}
+
 /// One holding, from its first record to its last (in log order). A
 /// holder that stops writing when told its lock is lost leaves no exit: its
 /// interval ends at its last record.
