@@ -91,6 +91,25 @@ pub enum Error {
         /// The contender (or lease) node that was lost.
         path: String,
     },
+    /// This thread already holds a reentrant lock as often as its
+    /// `max_holds` allows (Hazelcast's `LockAcquireLimitReachedException`).
+    /// The holds it has are untouched.
+    #[error("reentrant lock: this thread already holds it {limit} times, the limit")]
+    AcquireLimitReached {
+        /// The handle's `max_holds`.
+        limit: usize,
+    },
+    /// This thread holds the read side of a reentrant read/write lock and
+    /// asked for the write side: upgrading is refused, because two threads
+    /// upgrading at once would each wait for the other's read for ever.
+    /// Release the read lock first, then acquire the write lock.
+    #[error(
+        "reentrant lock {path}: this thread holds the read lock; upgrading to the write lock is refused"
+    )]
+    UpgradeRefused {
+        /// The lock's path.
+        path: String,
+    },
     /// The semaphore node stores a different number of leases than this
     /// handle was created with; every handle on a path must agree.
     #[error("semaphore stores max_leases {stored}, this handle asked for {requested}")]

@@ -17,6 +17,9 @@
 //! - [`ReadLock`] and [`WriteLock`] on one path: readers hold together, a
 //!   writer alone, first come first served.
 //! - [`Semaphore`]: at most N holders at once.
+//! - [`ReentrantLock`] and [`ReentrantReadWriteLock`]: the same, but the
+//!   holding thread may acquire again at once (code that calls helpers that
+//!   lock), with a hold count and Curator's write-to-read downgrade.
 //!
 //! All three lock kinds are [`lock::QueueLock`] with a different
 //! [`lock::Strategy`]; see the [`lock`] module for what they guarantee, and
@@ -58,7 +61,8 @@ pub use client::{
 };
 pub use error::{Error, Result};
 pub use lock::{
-    Flavor, Lock, LockGuard, LockInfo, LockState, ReadLock, Revoke, Semaphore, WriteLock, cleanup,
+    Flavor, Lock, LockGuard, LockInfo, LockState, ReadLock, ReentrantGuard, ReentrantLock,
+    ReentrantReadWriteLock, Revoke, Semaphore, WriteLock, cleanup,
 };
 
 /// The connect string the documentation examples use: `ZK_HOSTS`, or

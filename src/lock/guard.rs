@@ -108,6 +108,12 @@ impl LockGuard {
         }
     }
 
+    /// What this process knows of the lock now, without asking the server
+    /// anything (not even confirming the watch): what a re-entry goes by.
+    pub(crate) fn known_state(&self) -> LockState {
+        self.own.state()
+    }
+
     /// Succeeds only if the lock is certainly held right now; call it before
     /// each write the lock protects. It costs a mutex, not a round trip
     /// (except the first question a guard asks: see [`LockGuard::state`]).

@@ -1,4 +1,5 @@
-//! The lock recipes: [`Lock`], [`ReadLock`], [`WriteLock`] and [`Semaphore`].
+//! The lock recipes: [`Lock`], [`ReadLock`], [`WriteLock`], [`Semaphore`],
+//! and the reentrant [`ReentrantLock`] and [`ReentrantReadWriteLock`].
 //!
 //! All three lock kinds are one front, [`QueueLock`], over one queue walker,
 //! told apart by a small [`Strategy`] (as lock_api's `Mutex` is one front
@@ -66,15 +67,22 @@
 //!   zktools' and Curator's wire format; `inspection`: [`LockInfo`] and the
 //!   queries (`is_locked`, `acquirable`, `inspect`); `removal`: removing a
 //!   lock's directory, a semaphore's nodes, and [`cleanup`].
+//! - `reentrant`: [`ReentrantLock`] and [`ReentrantReadWriteLock`], a front
+//!   over the queue locks; `holds`: which ownership each thread's nested
+//!   guards share, and the re-entry, downgrade and upgrade rules;
+//!   `reentrant_guard`: [`ReentrantGuard`].
 
 mod attempt;
 mod cleanup;
 mod guard;
+mod holds;
 mod identity;
 mod inspection;
 pub mod name;
 mod ownership;
 mod queue_lock;
+mod reentrant;
+mod reentrant_guard;
 mod removal;
 mod revocation;
 mod semaphore;
@@ -87,6 +95,10 @@ pub use inspection::{EntryRole, LockEntry, LockInfo};
 pub use name::Flavor;
 pub use ownership::LockState;
 pub use queue_lock::{Lock, QueueLock, ReadLock, WriteLock};
+pub use reentrant::{
+    Reentrant, ReentrantLock, ReentrantReadLock, ReentrantReadWriteLock, ReentrantWriteLock,
+};
+pub use reentrant_guard::ReentrantGuard;
 pub use removal::cleanup;
 pub use revocation::Revoke;
 pub use semaphore::Semaphore;
@@ -106,5 +118,7 @@ mod tests {
         assert_send_sync::<WriteLock>();
         assert_send_sync::<Semaphore>();
         assert_send::<LockGuard>();
+        assert_send_sync::<ReentrantLock>();
+        assert_send_sync::<ReentrantReadWriteLock>();
     }
 }
