@@ -22,6 +22,10 @@
 //!   client each: what sharing a session costs.
 //! - `handles`: making and dropping 10,000 lock handles on one client (each
 //!   registers a session listener): it must stay linear.
+//! - `reentrant`: a nested acquire and drop on a `ReentrantLock` (and a
+//!   read re-entry and a downgrade on a `ReentrantReadWriteLock`) this
+//!   thread holds already: no server round trip, so well under a
+//!   microsecond; and a first acquire + release, for the ratio to `lock`.
 //!
 //! Comparisons with kazoo and Curator in one run come from
 //! `scripts/bench-peers`.
@@ -33,7 +37,9 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
-use zklock::{Client, CreateMode, Lock, ReadLock, Semaphore, WriteLock};
+use zklock::{
+    Client, CreateMode, Lock, ReadLock, ReentrantLock, ReentrantReadWriteLock, Semaphore, WriteLock,
+};
 
 fn root_client() -> (Client, String) {
     support::client()
@@ -324,11 +330,37 @@ fn handles(c: &mut Criterion) {
     g.finish();
 }
 
+fn reentrant(c: &mut Criterion) {
+    let (client, _) = root_client();
+    let mut g = c.benchmark_group("reentrant");
+    let lock = ReentrantLock::new(&client, "/reentrant/lock").unwrap();
+    g.bench_function("first_acquire+release", |b| {
+        b.iter(|| lock.acquire().unwrap().release().unwrap())
+    });
+    let outer = lock.acquire().unwrap();
+    g.bench_function("nested_acquire+drop", |b| {
+        b.iter(|| drop(lock.acquire().unwrap()))
+    });
+    drop(outer);
+    let rw = ReentrantReadWriteLock::new(&client, "/reentrant/rw").unwrap();
+    let read = rw.read_lock().acquire().unwrap();
+    g.bench_function("read_reentry+drop", |b| {
+        b.iter(|| drop(rw.read_lock().acquire().unwrap()))
+    });
+    drop(read);
+    let write = rw.write_lock().acquire().unwrap();
+    g.bench_function("downgrade+drop", |b| {
+        b.iter(|| drop(rw.read_lock().acquire().unwrap()))
+    });
+    drop(write);
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = floor, uncontended, contended, handoff, mixed, session, handles
+    targets = floor, uncontended, contended, handoff, mixed, session, handles, reentrant
 }
 criterion_main!(benches);

@@ -9,7 +9,11 @@
 //! A 3-server ensemble; worker processes (this binary, re-run with
 //! `--worker`), each with several threads and its own session, connected
 //! through three fault proxies of its own (one per server), so the driver can
-//! cut one client off entirely. Every holder checks its guard before each
+//! cut one client off entirely. One plain acquire in four is a reentrant one:
+//! a [`ReentrantLock`] (or a `ReentrantReadWriteLock`'s read side) entered
+//! again at once and held through the nested guard, or a writer that
+//! downgrades to the read side and reads on, logged as one writer's
+//! interval (nobody may enter until its read is released). Every holder checks its guard before each
 //! record it appends to a shared log outside ZooKeeper (`O_APPEND`, one line
 //! per write) and stops writing once told its lock is lost, as a real holder
 //! would stop touching the resource it guards.
@@ -60,7 +64,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use support::holders::{REMOVED, REMOVING, Rec, check, fenced, read_log, record};
 use support::{Ensemble, Proxy};
-use zklock::{Client, Lock, LockGuard, ReadLock, Revoke, Semaphore, WriteLock};
+use zklock::lock::{Reentrant, Strategy};
+use zklock::{
+    Client, Lock, LockGuard, ReadLock, ReentrantGuard, ReentrantLock, ReentrantReadWriteLock,
+    Revoke, Semaphore, WriteLock,
+};
 
 /// The workers' session timeout.
 const SESSION: Duration = Duration::from_secs(4);
@@ -145,10 +153,41 @@ impl Run {
     }
 }
 
+/// What a holder asks its guard, whatever the lock kind.
+trait Guard {
+    fn fencing_token(&self) -> zklock::Result<u64>;
+    fn check(&self) -> zklock::Result<()>;
+    fn on_revoke(&self, f: impl FnOnce() + Send + 'static);
+}
+
+impl Guard for LockGuard {
+    fn fencing_token(&self) -> zklock::Result<u64> {
+        LockGuard::fencing_token(self)
+    }
+    fn check(&self) -> zklock::Result<()> {
+        LockGuard::check(self)
+    }
+    fn on_revoke(&self, f: impl FnOnce() + Send + 'static) {
+        LockGuard::on_revoke(self, f)
+    }
+}
+
+impl Guard for ReentrantGuard {
+    fn fencing_token(&self) -> zklock::Result<u64> {
+        ReentrantGuard::fencing_token(self)
+    }
+    fn check(&self) -> zklock::Result<()> {
+        ReentrantGuard::check(self)
+    }
+    fn on_revoke(&self, f: impl FnOnce() + Send + 'static) {
+        ReentrantGuard::on_revoke(self, f)
+    }
+}
+
 /// Holds `g` for a moment, logging enter and exit, each only after the
 /// guard says the lock is still held; once it is not, nothing more is
 /// written (the interval ends at the last record).
-fn hold(g: &LockGuard, log: &Path, resource: &str, role: &str, holder: &str, work_ms: u64) {
+fn hold(g: &impl Guard, log: &Path, resource: &str, role: &str, holder: &str, work_ms: u64) {
     let Ok(token) = g.fencing_token() else { return };
     // A holder asked to release finishes its step and lets go (it writes
     // no more once asked, as a cooperating holder would).
@@ -167,6 +206,68 @@ fn hold(g: &LockGuard, log: &Path, resource: &str, role: &str, holder: &str, wor
     record(log, resource, role, "exit", holder, token);
 }
 
+/// A reentrant holder, as code that calls a helper that locks again: takes
+/// the lock, enters again (at once, the same token) and holds through the
+/// nested guard; the outer one goes last.
+fn hold_nested<S: Strategy>(
+    l: &Reentrant<S>,
+    deadline: Option<Duration>,
+    at: (&Path, &str, &str, &str),
+    work_ms: u64,
+) {
+    let (log, resource, role, holder) = at;
+    let Ok(outer) = deadline.map_or_else(|| l.acquire(), |d| l.acquire_timeout(d)) else {
+        return;
+    };
+    let Ok(Some(inner)) = l.try_acquire() else {
+        return;
+    };
+    // A different token: the outer ownership was lost meanwhile and the
+    // try queued afresh; nothing to hold through.
+    if inner.fencing_token().ok() == outer.fencing_token().ok() {
+        hold(&inner, log, resource, role, holder, work_ms);
+    }
+    drop(inner);
+    drop(outer);
+}
+
+/// A writer that downgrades: writes, takes the read side (at once, on the
+/// write node), releases the write side and goes on reading. The whole of
+/// it is logged as one writer's interval: nobody may enter until the read
+/// is released.
+fn hold_downgrading(
+    rw: &ReentrantReadWriteLock,
+    deadline: Option<Duration>,
+    log: &Path,
+    holder: &str,
+    work_ms: u64,
+) {
+    let w = rw.write_lock();
+    let Ok(write) = deadline.map_or_else(|| w.acquire(), |d| w.acquire_timeout(d)) else {
+        return;
+    };
+    let Ok(token) = write.fencing_token() else {
+        return;
+    };
+    let asked = Arc::new(AtomicBool::new(false));
+    let a = asked.clone();
+    write.on_revoke(move || a.store(true, Ordering::SeqCst));
+    let still = |g: &dyn Fn() -> zklock::Result<()>| g().is_ok() && !asked.load(Ordering::SeqCst);
+    if !still(&|| write.check()) {
+        return;
+    }
+    record(log, "rw", "w", "enter", holder, token);
+    std::thread::sleep(Duration::from_millis(work_ms)); // the work (a workload)
+    let Ok(Some(read)) = rw.read_lock().try_acquire() else {
+        return;
+    };
+    drop(write);
+    std::thread::sleep(Duration::from_millis(work_ms)); // reading on
+    if read.fencing_token().ok() == Some(token) && still(&|| read.check()) {
+        record(log, "rw", "w", "exit", holder, token);
+    }
+}
+
 /// A worker's lock handles: the plain ones, and the same locks revoking
 /// what blocks them, by asking and by removing.
 struct Handles {
@@ -178,6 +279,8 @@ struct Handles {
     lock_rv: [Lock; 2],
     read_rv: [ReadLock; 2],
     write_rv: [WriteLock; 2],
+    reentrant: ReentrantLock,
+    reentrant_rw: ReentrantReadWriteLock,
 }
 
 impl Handles {
@@ -213,6 +316,10 @@ impl Handles {
             lock_rv: [lock(Some(Revoke::Ask)), lock(Some(Revoke::Immediate))],
             read_rv: [read(Some(Revoke::Ask)), read(Some(Revoke::Immediate))],
             write_rv: [write(Some(Revoke::Ask)), write(Some(Revoke::Immediate))],
+            reentrant: ReentrantLock::new(client, "/lock").unwrap().identifier(me),
+            reentrant_rw: ReentrantReadWriteLock::new(client, "/rw")
+                .unwrap()
+                .identifier(me),
         }
     }
 
@@ -221,6 +328,9 @@ impl Handles {
         self.read.cancel();
         self.write.cancel();
         self.sem.cancel();
+        self.reentrant.cancel();
+        self.reentrant_rw.read_lock().cancel();
+        self.reentrant_rw.write_lock().cancel();
         for i in 0..2 {
             self.lock_rv[i].cancel();
             self.read_rv[i].cancel();
@@ -347,6 +457,34 @@ fn worker(spec: &str) {
                         record(&log, "-", "-", REMOVING, &holder, 0);
                     }
                     let h = &*handles;
+                    // One plain acquire in four is a reentrant one (and one
+                    // writer in two downgrades).
+                    if rv.is_none() && i % 4 == 3 {
+                        let nested = format!("{holder}.nested");
+                        let at = |resource, role| (&*log, resource, role, &*nested);
+                        match (shared, i % 8) {
+                            (false, _) => {
+                                hold_nested(&h.reentrant, deadline, at("lock", "x"), work)
+                            }
+                            (true, 3) => {
+                                let downgrading = format!("{holder}.downgrade");
+                                hold_downgrading(
+                                    &h.reentrant_rw,
+                                    deadline,
+                                    &log,
+                                    &downgrading,
+                                    work,
+                                )
+                            }
+                            (true, _) => hold_nested(
+                                h.reentrant_rw.read_lock(),
+                                deadline,
+                                at("rw", "r"),
+                                work,
+                            ),
+                        }
+                        continue;
+                    }
                     let (resource, role, acquired) = if !shared {
                         let l = rv.map_or(&h.lock, |k| &h.lock_rv[k]);
                         ("lock", "x", take(l, deadline))
@@ -1116,6 +1254,17 @@ fn finish_run(c: &mut Cluster, tally: &mut Tally) {
         }
     }
     let (recs, refused) = fenced(&read_log(&c.log), REMOVAL_NEWS_MS);
+    let entered = |suffix: &str| {
+        recs.iter()
+            .filter(|r| r.kind == "enter" && r.holder.ends_with(suffix))
+            .count()
+    };
+    println!(
+        "chaos: {} run: {} holds through a nested reentrant guard, {} downgrades",
+        c.run.name(),
+        entered(".nested"),
+        entered(".downgrade")
+    );
     tally.fenced_off += refused;
     let (acquisitions, violations) = check(&recs, LEASES);
     for v in &violations {

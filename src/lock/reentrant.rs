@@ -252,6 +252,42 @@ impl<S: Strategy> Reentrant<S> {
         self.inner.inspect()
     }
 
+    /// Whether a new contender of this side would hold at once (see
+    /// [`QueueLock::acquirable`]).
+    ///
+    /// # Errors
+    /// Connection and session errors.
+    pub fn acquirable(&self) -> Result<bool> {
+        self.inner.acquirable()
+    }
+
+    /// Asks every contender queued on the path now to release (see
+    /// [`QueueLock::revoke_all`]).
+    ///
+    /// # Errors
+    /// Connection and session errors (redoing the call is safe).
+    pub fn revoke_all(&self) -> Result<usize> {
+        self.inner.revoke_all()
+    }
+
+    /// Deletes every contender node queued on the path now (see
+    /// [`QueueLock::clear`]); this thread's holds, if any, become lost.
+    ///
+    /// # Errors
+    /// Connection and session errors (redoing the call is safe).
+    pub fn clear(&self) -> Result<usize> {
+        self.inner.clear()
+    }
+
+    /// Deletes the lock's directory if nobody is queued in it (see
+    /// [`QueueLock::remove`]).
+    ///
+    /// # Errors
+    /// Connection and session errors.
+    pub fn remove(&self) -> Result<bool> {
+        self.inner.remove()
+    }
+
     /// How many first acquires are waiting on this handle now (see
     /// [`QueueLock::pending`]).
     pub fn pending(&self) -> usize {
