@@ -17,7 +17,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::holders::{check, intervals, most_together, per_process, read_log, record};
 use support::{client, hosts, wait_until};
-use zklock::{Client, Flavor, Lock, LockGuard, ReadLock, Semaphore, WriteLock};
+use zklock::{
+    Client, Flavor, Lock, LockGuard, ReadLock, ReentrantLock, ReentrantReadWriteLock, Semaphore,
+    WriteLock,
+};
 
 const WAIT: Duration = Duration::from_secs(60);
 const ROUNDS: usize = 12;
@@ -439,4 +442,59 @@ fn curator_revocation_both_ways() {
     assert!(g.revocation_requested());
     assert_eq!(g.state(), zklock::LockState::Held, "asked, not lost");
     g.release().unwrap();
+}
+
+/// A peer contender waits until the last nested guard of a zklock
+/// reentrant lock goes; and, on a read/write lock, a peer writer queued
+/// behind zklock's write node stays out through a downgrade until the
+/// downgraded read is released.
+fn waits_for_reentrant_holds(p: Peer) {
+    let (c, root) = client();
+    let connect = format!("{}{root}", hosts());
+    c.ensure_path("/reentrant").unwrap();
+    let lock = ReentrantLock::new(&c, "/reentrant")
+        .unwrap()
+        .flavor(p.flavor());
+    let outer = lock.acquire().unwrap();
+    let inner = lock.acquire().unwrap();
+    let mut waiting = Holder::start(p, &connect, "/reentrant", "lock", "peer-waiter");
+    wait_until(WAIT, "the peer to queue", || {
+        lock.contenders().unwrap().len() == 2
+    });
+    drop(inner);
+    assert_eq!(lock.contenders().unwrap().len(), 2, "still held");
+    assert!(waiting.lines.try_recv().is_err(), "the peer still waits");
+    drop(outer);
+    waiting.said("held");
+    waiting.release();
+
+    c.ensure_path("/reentrant-rw").unwrap();
+    let rw = ReentrantReadWriteLock::new(&c, "/reentrant-rw")
+        .unwrap()
+        .flavor(p.flavor());
+    let write = rw.write_lock().acquire().unwrap();
+    let mut writer = Holder::start(p, &connect, "/reentrant-rw", "write", "peer-writer");
+    wait_until(WAIT, "the peer writer to queue", || {
+        rw.read_lock().contenders().unwrap().len() == 2
+    });
+    let read = rw.read_lock().acquire().unwrap(); // the downgrade
+    drop(write);
+    read.verify().unwrap();
+    assert!(
+        writer.lines.try_recv().is_err(),
+        "the peer writer still waits"
+    );
+    drop(read);
+    writer.said("held");
+    writer.release();
+}
+
+#[test]
+fn kazoo_waits_for_zklock_reentrant_holds() {
+    waits_for_reentrant_holds(Peer::Kazoo);
+}
+
+#[test]
+fn curator_waits_for_zklock_reentrant_holds() {
+    waits_for_reentrant_holds(Peer::Curator);
 }
