@@ -40,10 +40,14 @@ use std::time::Duration;
 /// ```
 pub type ReentrantLock = Reentrant<Exclusive>;
 
-/// The read side of a [`ReentrantReadWriteLock`].
+/// The read side of a [`ReentrantReadWriteLock`]. Take both sides from one
+/// `ReentrantReadWriteLock`: the downgrade and the upgrade check work
+/// between the sides of one, not between separate handles (a write on a
+/// separate handle would queue behind this thread's own read).
 pub type ReentrantReadLock = Reentrant<Read>;
 
-/// The write side of a [`ReentrantReadWriteLock`].
+/// The write side of a [`ReentrantReadWriteLock`] (take both sides from one:
+/// see [`ReentrantReadLock`]).
 pub type ReentrantWriteLock = Reentrant<Write>;
 
 /// A reentrant lock of the kind `S` says: use it through [`ReentrantLock`]
