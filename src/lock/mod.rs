@@ -71,6 +71,8 @@
 //!   over the queue locks; `holds`: which ownership each thread's nested
 //!   guards share, and the re-entry, downgrade and upgrade rules;
 //!   `reentrant_guard`: [`ReentrantGuard`].
+//! - `order`: the one global order for taking several locks, and
+//!   [`is_backward_locking`].
 
 mod attempt;
 mod cleanup;
@@ -79,6 +81,7 @@ mod holds;
 mod identity;
 mod inspection;
 pub mod name;
+mod order;
 mod ownership;
 mod queue_lock;
 mod reentrant;
@@ -93,6 +96,7 @@ mod walker;
 pub use guard::LockGuard;
 pub use inspection::{EntryRole, LockEntry, LockInfo};
 pub use name::Flavor;
+pub use order::is_backward_locking;
 pub use ownership::LockState;
 pub use queue_lock::{Lock, QueueLock, ReadLock, WriteLock};
 pub use reentrant::{
