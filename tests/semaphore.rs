@@ -280,3 +280,36 @@ fn a_fresh_semaphore_keeps_its_deadline_and_its_cancel_through_a_partition() {
     proxy.unfreeze();
     drop(sem.acquire_timeout(WAIT).unwrap());
 }
+
+// A cancel made at any moment after an acquire began reaches it, in every
+// phase (the node's set-up, the internal lock, the wait for a lease). A
+// lease phase that registered afresh once missed a cancel made while the
+// internal lock was being taken, and waited for ever.
+#[test]
+fn a_cancel_reaches_the_acquire_in_every_phase() {
+    let (c, _) = client();
+    let fred = Semaphore::new(&c, "/sem/every-phase", 1).unwrap();
+    let george = Arc::new(Semaphore::new(&c, "/sem/every-phase", 1).unwrap());
+    let _held = fred.acquire().unwrap();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..200 {
+        let g = george.clone();
+        let (tx, done) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || {
+            let _ = tx.send(g.acquire().map(drop));
+        });
+        wait_until(WAIT, "the acquire to begin", || george.pending() == 1);
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        // The moment of the cancel (a fault's rhythm, not synchronisation).
+        std::thread::sleep(Duration::from_micros(rng % 3000));
+        george.cancel();
+        let r = done
+            .recv_timeout(WAIT)
+            .expect("the cancelled acquire to return");
+        assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
+        wait_until(WAIT, "the acquire to end", || george.pending() == 0);
+    }
+    assert_eq!(fred.lease_holders().unwrap().len(), 1);
+}

@@ -26,7 +26,7 @@ use super::inspection::{self, EntryRole, LockInfo};
 use super::name::Flavor;
 use super::queue_lock::Lock;
 use super::removal;
-use super::wait::{Waiters, Wake};
+use super::wait::{Waiter, Waiters, Wake};
 use crate::client::scope::{Call, ReplyExt};
 use crate::client::{Client, CreateMode, Stat};
 use crate::error::{Error, Failure, Result, ZkError};
@@ -333,26 +333,31 @@ impl Semaphore {
         }
     }
 
-    /// A new attempt of this handle, in the current session.
-    fn new_attempt(&self, deadline: Option<Instant>) -> Result<Attempt> {
+    /// An attempt of this handle in the current session, keeping `waiter`
+    /// (the acquire's place in the order of cancels).
+    fn new_attempt(&self, deadline: Option<Instant>, waiter: Waiter) -> Result<Attempt> {
         let scope = self.client.scope().map_err(|f| f.into_error(&self.path))?;
-        Ok(Attempt::new(scope, deadline, self.waiters.enter()))
+        Ok(Attempt::new(scope, deadline, waiter))
     }
 
     /// One attempt in `mode`: set up the node, take the internal lock, take
-    /// a lease. One deadline and one cancel cover every phase.
+    /// a lease. One deadline and one cancel cover every phase: the lease
+    /// phase keeps the waiter registered at the start, so a `cancel()` made
+    /// at any moment after the acquire began reaches it (a waiter registered
+    /// afresh for the lease phase would take a cancel made while the
+    /// internal lock was being taken for an older one, and wait on).
     fn attempt<M: Mode>(&self, mode: &M) -> Result<Outcome<LockGuard, M::Busy>> {
-        let mut setup = self.new_attempt(mode.deadline())?;
+        let mut setup = self.new_attempt(mode.deadline(), self.waiters.enter())?;
         check_identifier(&setup.scope, &self.path, &self.identifier)?;
         self.ensure_node(&mut setup)?;
-        drop(setup);
+        let waiter = setup.waiter;
         let lock = match self.lock.attempt(mode)? {
             Outcome::Held(lock) => lock,
             // Another contender is taking a lease right now.
             Outcome::Busy(b) => return Ok(Outcome::Busy(b)),
         };
         let result = self
-            .new_attempt(mode.deadline())
+            .new_attempt(mode.deadline(), waiter)
             .and_then(|mut at| self.take_lease(&mut at, mode));
         // Let the next contender in at once, whatever happened here.
         let _ = lock.release();
