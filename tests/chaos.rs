@@ -252,8 +252,8 @@ fn hold_downgrading(
     let asked = Arc::new(AtomicBool::new(false));
     let a = asked.clone();
     write.on_revoke(move || a.store(true, Ordering::SeqCst));
-    let still = |g: &dyn Fn() -> zklock::Result<()>| g().is_ok() && !asked.load(Ordering::SeqCst);
-    if !still(&|| write.check()) {
+    let asked = || asked.load(Ordering::SeqCst);
+    if write.check().is_err() || asked() {
         return;
     }
     record(log, "rw", "w", "enter", holder, token);
@@ -263,7 +263,7 @@ fn hold_downgrading(
     };
     drop(write);
     std::thread::sleep(Duration::from_millis(work_ms)); // reading on
-    if read.fencing_token().ok() == Some(token) && still(&|| read.check()) {
+    if read.fencing_token().ok() == Some(token) && read.check().is_ok() && !asked() {
         record(log, "rw", "w", "exit", holder, token);
     }
 }

@@ -7,9 +7,8 @@ mod support;
 use crossbeam_channel::{Receiver, bounded};
 use std::time::Duration;
 use support::{client, observer, proxied, wait_until};
-use zklock::{
-    Client, Error, Lock, LockState, ReadLock, ReentrantLock, ReentrantReadWriteLock, WriteLock,
-};
+use zklock::lock::{Exclusive, QueueLock, Strategy, Write};
+use zklock::{Error, Lock, LockState, ReadLock, ReentrantLock, ReentrantReadWriteLock};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -35,6 +34,19 @@ fn queued(root: &str, path: &str, n: usize) {
     wait_until(WAIT, &format!("{n} contenders on {path}"), || {
         nodes(root, path) == n
     });
+}
+
+/// A contender of kind `S` on another client, queued on `path` as its
+/// `n`th contender and waiting; its fencing token arrives once it holds.
+fn queued_elsewhere<S: Strategy>(
+    root: &str,
+    path: &str,
+    n: usize,
+) -> Receiver<zklock::Result<u64>> {
+    let lock = QueueLock::<S>::new(&observer(root), path).unwrap();
+    let waiting = contend(move || lock.acquire().and_then(|g| g.fencing_token()));
+    queued(root, path, n);
+    waiting
 }
 
 // Curator testReentrant; Hazelcast: the fence stays the same across re-entries.
@@ -156,17 +168,14 @@ fn a_plain_lock_contender_waits_for_the_last_nested_guard() {
     let lock = ReentrantLock::new(&c, "/locks/mixed").unwrap();
     let outer = lock.acquire().unwrap();
     let inner = lock.acquire().unwrap();
-    let other = Client::connect(&format!("{}{root}", support::hosts())).unwrap();
-    let plain = Lock::new(&other, "/locks/mixed").unwrap();
-    let waiting = contend(move || plain.acquire().map(|g| g.fencing_token()));
-    queued(&root, "/locks/mixed", 2);
+    let waiting = queued_elsewhere::<Exclusive>(&root, "/locks/mixed", 2);
     drop(inner);
     let probe = Lock::new(&observer(&root), "/locks/mixed").unwrap();
     assert!(probe.try_acquire().unwrap().is_none(), "still held");
     assert!(waiting.try_recv().is_err());
     let token = outer.fencing_token().unwrap();
     drop(outer);
-    let theirs = waiting.recv_timeout(WAIT).unwrap().unwrap().unwrap();
+    let theirs = waiting.recv_timeout(WAIT).unwrap().unwrap();
     assert!(theirs > token);
 }
 
@@ -179,10 +188,7 @@ fn a_downgrade_keeps_a_queued_writer_out() {
     let rw = ReentrantReadWriteLock::new(&c, "/locks/down").unwrap();
     let write = rw.write_lock().acquire().unwrap();
     let token = write.fencing_token().unwrap();
-    let other = observer(&root);
-    let writer = WriteLock::new(&other, "/locks/down").unwrap();
-    let waiting = contend(move || writer.acquire().map(|g| g.fencing_token()));
-    queued(&root, "/locks/down", 2);
+    let waiting = queued_elsewhere::<Write>(&root, "/locks/down", 2);
     let before = c.stats().requests;
     let read = rw.read_lock().acquire().unwrap();
     assert_eq!(c.stats().requests, before, "a downgrade sends nothing");
@@ -201,7 +207,7 @@ fn a_downgrade_keeps_a_queued_writer_out() {
     assert_eq!(rewrite.fencing_token().unwrap(), token);
     drop(rewrite);
     drop(read);
-    let theirs = waiting.recv_timeout(WAIT).unwrap().unwrap().unwrap();
+    let theirs = waiting.recv_timeout(WAIT).unwrap().unwrap();
     assert!(theirs > token);
 }
 
@@ -211,9 +217,7 @@ fn a_reader_reenters_with_a_writer_queued() {
     let (c, root) = client();
     let rw = ReentrantReadWriteLock::new(&c, "/locks/reread").unwrap();
     let read = rw.read_lock().acquire().unwrap();
-    let writer = WriteLock::new(&observer(&root), "/locks/reread").unwrap();
-    let waiting = contend(move || writer.acquire().map(|g| g.fencing_token()));
-    queued(&root, "/locks/reread", 2);
+    let waiting = queued_elsewhere::<Write>(&root, "/locks/reread", 2);
     let again = rw.read_lock().acquire_timeout(Duration::ZERO).unwrap();
     assert_eq!(
         again.fencing_token().unwrap(),
@@ -224,7 +228,7 @@ fn a_reader_reenters_with_a_writer_queued() {
     assert!(waiting.try_recv().is_err(), "the writer still waits");
     assert_eq!(nodes(&root, "/locks/reread"), 2);
     drop(again);
-    waiting.recv_timeout(WAIT).unwrap().unwrap().unwrap();
+    waiting.recv_timeout(WAIT).unwrap().unwrap();
 }
 
 // Curator testGetParticipantNodes' upgrade caveat: a read holder asking for

@@ -31,6 +31,8 @@ pub(crate) enum Side {
 /// One ownership: a contender node this thread holds, shared by its nested
 /// guards (of both sides, after a downgrade).
 pub(crate) struct Hold {
+    /// The full path of the contender node.
+    pub node: String,
     /// `None` once the last guard has taken it out to release it.
     guard: Mutex<Option<LockGuard>>,
     /// The guards alive now that share it; changed under the table's lock.
@@ -152,6 +154,7 @@ impl Holds {
     /// Records this thread's new ownership on `side` (replacing a lost one).
     pub fn install(&self, side: Side, guard: LockGuard, exclusive: bool) -> Arc<Hold> {
         let hold = Arc::new(Hold {
+            node: guard.node().to_string(),
             guard: Mutex::new(Some(guard)),
             guards: AtomicUsize::new(1),
             exclusive,

@@ -160,7 +160,7 @@ impl<S: Strategy> Reentrant<S> {
 
     fn enter(&self, how: How) -> Result<Option<ReentrantGuard>> {
         let side = Self::side();
-        let guard = |hold| ReentrantGuard::new(self.holds.clone(), hold, side, self.path());
+        let guard = |hold| ReentrantGuard::new(self.holds.clone(), hold, side);
         match self.holds.reenter(side, self.max_holds) {
             Reentry::Entered(hold) => return Ok(Some(guard(hold))),
             Reentry::Limit(_) if matches!(how, How::Try) => return Ok(None),

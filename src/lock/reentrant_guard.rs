@@ -32,7 +32,6 @@ pub struct ReentrantGuard {
     hold: Arc<Hold>,
     side: Side,
     thread: ThreadId,
-    path: String,
     released: bool,
     /// `!Send` and `!Sync`: the hold is this thread's.
     _thread_bound: PhantomData<*const ()>,
@@ -41,7 +40,7 @@ pub struct ReentrantGuard {
 impl std::fmt::Debug for ReentrantGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReentrantGuard")
-            .field("path", &self.path)
+            .field("node", &self.hold.node)
             .field("side", &self.side)
             .field("state", &self.hold.with(|g| g.known_state()))
             .finish()
@@ -49,13 +48,12 @@ impl std::fmt::Debug for ReentrantGuard {
 }
 
 impl ReentrantGuard {
-    pub(crate) fn new(holds: Arc<Holds>, hold: Arc<Hold>, side: Side, path: &str) -> Self {
+    pub(crate) fn new(holds: Arc<Holds>, hold: Arc<Hold>, side: Side) -> Self {
         ReentrantGuard {
             holds,
             hold,
             side,
             thread: std::thread::current().id(),
-            path: path.to_string(),
             released: false,
             _thread_bound: PhantomData,
         }
@@ -63,14 +61,14 @@ impl ReentrantGuard {
 
     fn lost(&self) -> Error {
         Error::LockLost {
-            path: self.path.clone(),
+            path: self.hold.node.clone(),
         }
     }
 
     /// The full path of the contender node this hold shares (for a
     /// downgraded read, the write node).
-    pub fn node(&self) -> String {
-        self.hold.with(|g| g.node().to_string()).unwrap_or_default()
+    pub fn node(&self) -> &str {
+        &self.hold.node
     }
 
     /// The ownership's fencing token: the same for every re-entry of one
