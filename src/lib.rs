@@ -61,7 +61,7 @@ pub use client::{
 };
 pub use error::{Error, Result};
 pub use lock::{
-    Flavor, Lock, LockGuard, LockInfo, LockState, ReadLock, ReentrantGuard, ReentrantLock,
+    Flavor, Lock, LockGuard, LockInfo, LockState, Pending, ReadLock, ReentrantGuard, ReentrantLock,
     ReentrantReadWriteLock, Revoke, Semaphore, WriteLock, cleanup,
 };
 

@@ -116,6 +116,21 @@ impl Scope {
             .watch_in_background(path, self.epoch, watcher, on_reply)
     }
 
+    /// The recipes' state of type `T` for this client: made by `make` on
+    /// first use, then shared by every caller (one per client, whatever
+    /// the epoch). The client keeps it as long as it lives.
+    pub fn per_client<T: Send + Sync + 'static>(&self, make: impl FnOnce() -> T) -> Arc<T> {
+        let key = std::any::TypeId::of::<T>();
+        let mut map = self.shared().recipe_state.lock();
+        // The entry under `T`'s type id is always a `T`.
+        if let Some(t) = map.get(&key).and_then(|e| e.clone().downcast::<T>().ok()) {
+            return t;
+        }
+        let t = Arc::new(make());
+        map.insert(key, t.clone());
+        t
+    }
+
     /// Runs `f` on the client's callback thread.
     pub fn run_callback(&self, f: Box<dyn FnOnce() + Send>) {
         self.shared().run_callback(f)

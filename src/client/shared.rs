@@ -21,6 +21,7 @@ use super::types::WatchedEvent;
 use crate::error::Failure;
 use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex};
+use std::any::{Any, TypeId};
 use std::collections::{HashMap, VecDeque};
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -70,6 +71,9 @@ pub(crate) struct Shared {
     /// Counters for [`crate::client::ClientStats`].
     pub stats: Counters,
     pub event_thread: Mutex<Option<std::thread::ThreadId>>,
+    /// State the recipes keep once per client, by type; the client never
+    /// looks inside.
+    pub recipe_state: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Shared {
@@ -91,6 +95,7 @@ impl Shared {
             last_zxid: AtomicI64::new(0),
             stats: Counters::default(),
             event_thread: Mutex::new(None),
+            recipe_state: Mutex::new(HashMap::new()),
         }
     }
 

@@ -9,14 +9,14 @@
 
 use super::wait::{Stop, Waiter};
 use crate::client::CreateMode;
-use crate::client::scope::{Call, EpochStatus, Lineage, Reply, Scope, Verdict};
+use crate::client::scope::{Call, EpochStatus, Lineage, Reply, ReplyRx, Scope, Verdict};
 use crate::error::{Error, Failure, Result, ZkError};
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 /// How long an attempt may wait for other holders: the call's mode, apart
 /// from the handle's configuration.
-pub(crate) trait Mode {
+pub(crate) trait Mode: Copy + Send + 'static {
     /// What the attempt ends with when another holder is in the way: `()`
     /// for a try; nothing (it cannot happen) for a wait.
     type Busy;
@@ -27,9 +27,11 @@ pub(crate) trait Mode {
 }
 
 /// Wait for other holders, until the deadline (`None`: for ever).
+#[derive(Clone, Copy)]
 pub(crate) struct Wait(pub Option<Instant>);
 
 /// Take it only if nobody is in the way; the deadline bounds the requests.
+#[derive(Clone, Copy)]
 pub(crate) struct Try(pub Instant);
 
 impl Mode for Wait {
@@ -150,19 +152,27 @@ impl Attempt {
     /// [`Attempt::round_trip`] for a number of calls known at run time.
     pub fn round_trip_vec(&mut self, calls: Vec<Call>) -> Result<Vec<Reply>> {
         let n = calls.len();
-        // Never wait for a connection inside the client: `connected` does
-        // that, on the attempt's channel, where cancel can reach it.
-        let replies: Vec<Reply> = match self.scope.send(calls, Instant::now()) {
-            Ok(rxs) => {
-                let deadline = self.call_deadline();
-                let mut replies = Vec::with_capacity(n);
-                for rx in &rxs {
-                    replies.push(self.waiter.reply(rx, deadline).map_err(stop)?);
-                }
-                replies
-            }
-            Err(f) => vec![Err(f); n],
-        };
+        match self.send(calls) {
+            Ok(rxs) => self.collect(rxs),
+            Err(f) => Ok(vec![Err(f); n]),
+        }
+    }
+
+    /// Sends `calls` back-to-back in one write, without waiting for a
+    /// connection (`connected` does that, on the attempt's channel, where
+    /// cancel can reach it) or for the replies ([`Attempt::collect`]).
+    pub fn send(&self, calls: Vec<Call>) -> std::result::Result<Vec<ReplyRx>, Failure> {
+        self.scope.send(calls, Instant::now())
+    }
+
+    /// Waits for the replies of [`Attempt::send`], cancellable, within the
+    /// attempt's deadline and the request timeout.
+    pub fn collect(&mut self, rxs: Vec<ReplyRx>) -> Result<Vec<Reply>> {
+        let deadline = self.call_deadline();
+        let mut replies = Vec::with_capacity(rxs.len());
+        for rx in &rxs {
+            replies.push(self.waiter.reply(rx, deadline).map_err(stop)?);
+        }
         if replies.iter().any(Result::is_ok) {
             self.failures = 0;
         }

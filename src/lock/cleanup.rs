@@ -153,6 +153,11 @@ impl Claim {
         }
     }
 
+    /// The path of our node, if it is known to exist.
+    pub fn path(&self) -> Option<String> {
+        self.mine().map(|(name, ..)| path::join(&self.dir, name))
+    }
+
     /// Our node is gone (someone else deleted it): forget it.
     pub fn lost(&mut self) {
         if let State::Mine { own, .. } = std::mem::replace(&mut self.state, State::Absent) {

@@ -10,6 +10,7 @@ use crate::error::{Error, Failure, Result, ZkError};
 use crate::path;
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Holds a lock (or a semaphore lease) until dropped or released.
 ///
@@ -285,6 +286,25 @@ impl LockGuard {
         }
     }
 
+    /// Releases the lock without waiting: the delete is sent at once (or
+    /// as soon as the client is connected again) and retried until the
+    /// server confirms it, and the [`Releasing`] tells when it has
+    /// (zktools' `release(func)`).
+    pub fn release_in_background(mut self) -> Releasing {
+        self.released = true;
+        let was = self.own.state();
+        self.own.release();
+        let settled = if was == LockState::Lost {
+            crossbeam_channel::bounded(0).1 // nothing to wait for
+        } else {
+            self.hand_to_background()
+        };
+        Releasing {
+            settled,
+            lost: (was == LockState::Lost).then(|| self.own.node().to_string()),
+        }
+    }
+
     /// Whether a failed delete means the node is gone already (or can no
     /// longer be deleted by us): no point retrying it.
     fn gone(&self, f: &Failure) -> bool {
@@ -319,5 +339,60 @@ impl Drop for LockGuard {
         }
         self.own.release();
         settle(self.own.scope(), self.hand_to_background());
+    }
+}
+
+/// A release under way, from [`LockGuard::release_in_background`].
+#[derive(Debug)]
+#[must_use = "a release goes on without it; keep it to learn when it is confirmed"]
+pub struct Releasing {
+    /// Disconnects once the node is gone (the server confirmed the delete,
+    /// or the node's session ended).
+    settled: Receiver<()>,
+    /// The node, if the lock was lost before the release.
+    lost: Option<String>,
+}
+
+impl Releasing {
+    /// Whether the server has confirmed the release.
+    pub fn is_confirmed(&self) -> bool {
+        matches!(
+            self.settled.try_recv(),
+            Err(crossbeam_channel::TryRecvError::Disconnected)
+        )
+    }
+
+    /// Disconnects once the release is confirmed: for
+    /// `crossbeam_channel::select!`.
+    pub fn receiver(&self) -> &Receiver<()> {
+        &self.settled
+    }
+
+    /// Blocks until the server confirmed the release.
+    ///
+    /// # Errors
+    /// [`Error::LockLost`] if the lock had been lost before the release.
+    pub fn wait(self) -> Result<()> {
+        let _ = self.settled.recv();
+        self.outcome()
+    }
+
+    /// As [`Releasing::wait`], for `timeout` at most.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] if not yet confirmed (the delete goes on);
+    /// [`Error::LockLost`].
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<()> {
+        match self.settled.recv_timeout(timeout) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::Timeout),
+            _ => self.outcome(),
+        }
+    }
+
+    fn outcome(&self) -> Result<()> {
+        match &self.lost {
+            Some(path) => Err(Error::LockLost { path: path.clone() }),
+            None => Ok(()),
+        }
     }
 }

@@ -76,6 +76,7 @@
 
 mod attempt;
 mod cleanup;
+mod driver;
 mod guard;
 mod holds;
 mod identity;
@@ -83,6 +84,7 @@ mod inspection;
 pub mod name;
 mod order;
 mod ownership;
+mod pending;
 mod queue_lock;
 mod reentrant;
 mod reentrant_guard;
@@ -93,11 +95,12 @@ pub mod strategy;
 mod wait;
 mod walker;
 
-pub use guard::LockGuard;
+pub use guard::{LockGuard, Releasing};
 pub use inspection::{EntryRole, LockEntry, LockInfo};
 pub use name::Flavor;
 pub use order::is_backward_locking;
 pub use ownership::LockState;
+pub use pending::Pending;
 pub use queue_lock::{Lock, QueueLock, ReadLock, WriteLock};
 pub use reentrant::{
     Reentrant, ReentrantLock, ReentrantReadLock, ReentrantReadWriteLock, ReentrantWriteLock,

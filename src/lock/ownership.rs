@@ -19,7 +19,7 @@
 //! the subscribers (`state_changes`, `on_lost`) are fed from here.
 
 use super::revocation;
-use super::wait::Wake;
+use super::wait::{Wake, WakeTx};
 use crate::client::scope::{EpochStatus, Reply, ReplyExt, Scope};
 use crate::client::{Client, EventType, ListenerId, WatchedEvent};
 use crate::error::{Failure, ZkError};
@@ -56,7 +56,7 @@ struct Inner {
     /// We released (or abandoned) the node: its deletion is ours.
     released: bool,
     /// The attempt waiting with this node, if it is still waiting.
-    waiter: Option<Sender<Wake>>,
+    waiter: Option<WakeTx>,
     subscribers: Vec<Sender<LockState>>,
     on_lost: Vec<Box<dyn FnOnce() + Send>>,
     /// Someone asked us to release (our node's data is a revocation request).
@@ -273,7 +273,7 @@ impl Ownership {
             i.waiter.clone()
         };
         if let Some(w) = waiter {
-            let _ = w.send(Wake::Node {
+            w.send(Wake::Node {
                 path: self.node.clone(),
                 event: EventType::NodeDeleted,
             });
@@ -293,7 +293,7 @@ impl Ownership {
         self.inner.lock().deleted
     }
 
-    pub fn set_waiter(&self, waiter: Option<Sender<Wake>>) {
+    pub fn set_waiter(&self, waiter: Option<WakeTx>) {
         self.inner.lock().waiter = waiter;
     }
 

@@ -7,16 +7,19 @@ use super::guard::{Held, LockGuard};
 use super::identity::{check_identifier, contender_identifiers, default_identifier};
 use super::inspection::{self, LockInfo};
 use super::name::Flavor;
+use super::pending::{self, Pending, Steps};
 use super::removal;
 use super::revocation::{self, Revoke};
 use super::strategy::{Exclusive, Read, Strategy, Write};
-use super::wait::Waiters;
-use super::walker::{self, Acquired, Config};
+use super::wait::{Canceller, Notify, Waiters};
+use super::walker::{self, Acquired, Config, WalkState};
+use crate::client::scope::Scope;
 use crate::client::{Client, CreateMode};
 use crate::error::{Error, Result};
 use crate::path;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 /// A distributed exclusive lock: one holder at a time.
@@ -182,33 +185,63 @@ impl<S: Strategy> QueueLock<S> {
         &self.client
     }
 
-    /// One attempt in `mode`: held, or (a try only) busy.
-    pub(crate) fn attempt<M: Mode>(&self, mode: &M) -> Result<Outcome<LockGuard, M::Busy>> {
-        let scope = self.client.scope().map_err(|f| f.into_error(&self.path))?;
-        check_identifier(&scope, &self.path, &self.identifier)?;
-        let config = Config {
-            client: &self.client,
-            dir: &self.path,
+    /// Another handle on the same lock sharing this one's attempts (a
+    /// `cancel` of either reaches both).
+    pub(crate) fn twin(&self) -> Self {
+        QueueLock {
+            client: self.client.clone(),
+            path: self.path.clone(),
+            identifier: self.identifier.clone(),
+            ephemeral: self.ephemeral,
+            flavor: self.flavor,
+            extra: self.extra.clone(),
+            parents: self.parents,
+            revoke: self.revoke,
+            waiters: self.waiters.clone(),
+            _strategy: PhantomData,
+        }
+    }
+
+    /// Registers an attempt of this handle.
+    pub(crate) fn enter(&self) -> super::wait::Waiter {
+        self.waiters.enter()
+    }
+
+    /// Registers a driven attempt of this handle (see [`super::driver`]).
+    pub(crate) fn enter_driven(&self, notify: Notify) -> super::wait::Waiter {
+        self.waiters.enter_driven(notify)
+    }
+
+    /// What the walker needs of this handle.
+    pub(crate) fn config(&self) -> Config {
+        Config {
+            client: self.client.clone(),
+            dir: self.path.clone(),
             flavor: self.flavor,
             kind: S::KIND,
             parents: self.parents,
-            data: &self.identifier,
+            data: self.identifier.clone(),
             ephemeral: self.ephemeral,
             decide: S::decide,
-            extra: &self.extra,
+            extra: self.extra.clone(),
             revoke: self
                 .revoke
                 .map(|how| (how, revocation::marker(self.flavor))),
-        };
+        }
+    }
+
+    /// Checks what the server cannot: that the identifier fits a node.
+    pub(crate) fn check_identifier(&self) -> Result<()> {
+        self.scope().map(drop)
+    }
+
+    /// One attempt in `mode`: held, or (a try only) busy.
+    pub(crate) fn attempt<M: Mode>(&self, mode: &M) -> Result<Outcome<LockGuard, M::Busy>> {
+        self.check_identifier()?;
+        let config = self.config();
         Ok(
-            match walker::acquire(&config, mode, self.waiters.enter())? {
-                Outcome::Held(Acquired { own, czxid }) => {
-                    if self.revoke.is_some() {
-                        // A revoking handle's holders hear requests too.
-                        own.watch();
-                    }
-                    Outcome::Held(LockGuard::new(own, czxid, Held::Queue(self.extra.clone())))
-                }
+            match walker::acquire(&config, *mode, self.waiters.enter())? {
+                Outcome::Held(acquired) => Outcome::Held(guard_of(&config, acquired)),
                 Outcome::Busy(b) => Outcome::Busy(b),
             },
         )
@@ -267,6 +300,53 @@ impl<S: Strategy> QueueLock<S> {
     pub fn try_acquire(&self) -> Result<Option<LockGuard>> {
         let deadline = self.client.default_deadline();
         Ok(self.attempt(&Try(deadline))?.taken())
+    }
+
+    /// Starts an acquire in the background and returns at once (the
+    /// create is queued; no round trip is waited for): the lock is taken
+    /// while the program goes on, and the [`Pending`] gives the guard. It
+    /// costs no thread: every background acquire of a client runs on one
+    /// (see the README's "Background acquisition"). [`QueueLock::cancel`]
+    /// cancels it too.
+    pub fn acquire_in_background(&self) -> Pending {
+        pending::pending(self.scope(), |_, notify| self.background(notify))
+    }
+
+    /// Starts an acquire in the background; `f` runs on the client's
+    /// callback thread when it ends, with the guard or the error (a panic
+    /// in `f` is caught and logged). Nothing to hold on to: to abandon it,
+    /// [`QueueLock::cancel`] the handle.
+    ///
+    /// ```
+    /// # fn main() -> zklock::Result<()> {
+    /// # let client = zklock::Client::connect(&zklock::doc_hosts())?;
+    /// let lock = zklock::Lock::new(&client, "/zklock-doc/locks/then")?;
+    /// let (tx, rx) = crossbeam_channel::bounded(1);
+    /// lock.acquire_then(move |held| {
+    ///     let guard = held.expect("acquired");
+    ///     // ... work under the lock, on the callback thread ...
+    ///     tx.send(guard.fencing_token().is_ok()).unwrap();
+    /// });
+    /// assert!(rx.recv().unwrap());
+    /// # Ok(()) }
+    /// ```
+    pub fn acquire_then(&self, f: impl FnOnce(Result<LockGuard>) + Send + 'static) {
+        pending::then(self.scope(), |_, notify| self.background(notify), f);
+    }
+
+    /// The session an attempt starting now runs in, once the identifier is
+    /// known to fit.
+    fn scope(&self) -> Result<Scope> {
+        let scope = self.client.scope().map_err(|f| f.into_error(&self.path))?;
+        check_identifier(&scope, &self.path, &self.identifier)?;
+        Ok(scope)
+    }
+
+    /// A background attempt, its wake-ups also going to `notify`.
+    fn background(&self, notify: Notify) -> Result<Background> {
+        let config = self.config();
+        let walk = walker::start(&config, Wait(None), self.waiters.enter_driven(notify))?;
+        Ok(Background { config, walk })
     }
 
     /// Makes every acquire pending on this handle (from any thread) return
@@ -365,5 +445,42 @@ impl<S: Strategy> QueueLock<S> {
     /// Connection and session errors.
     pub fn remove(&self) -> Result<bool> {
         removal::remove_dir(&self.client, &self.path)
+    }
+}
+
+/// The guard of a lock the walker acquired with `config`.
+pub(crate) fn guard_of(config: &Config, acquired: Acquired) -> LockGuard {
+    let Acquired { own, czxid } = acquired;
+    if config.revoke.is_some() {
+        // A revoking handle's holders hear requests too.
+        own.watch();
+    }
+    LockGuard::new(own, czxid, Held::Queue(config.extra.clone()))
+}
+
+/// A queue lock's background attempt: the walk, waiting as long as it takes.
+struct Background {
+    config: Config,
+    walk: WalkState<Wait>,
+}
+
+impl Steps for Background {
+    fn begin(&mut self) {
+        self.walk.begin(&self.config);
+    }
+
+    fn poll(&mut self) -> Result<Poll<LockGuard>> {
+        Ok(match self.walk.poll(&self.config)? {
+            Poll::Ready(ending) => Poll::Ready(guard_of(&self.config, ending.held())),
+            Poll::Pending => Poll::Pending,
+        })
+    }
+
+    fn node(&self) -> Option<String> {
+        self.walk.node(&self.config)
+    }
+
+    fn canceller(&self) -> Canceller {
+        self.walk.canceller()
     }
 }

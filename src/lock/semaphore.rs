@@ -24,15 +24,20 @@ use super::guard::{Held, LockGuard};
 use super::identity::{check_identifier, default_identifier, read_identifiers};
 use super::inspection::{self, EntryRole, LockInfo};
 use super::name::Flavor;
+use super::pending::{self, Pending, Steps};
 use super::queue_lock::Lock;
+use super::queue_lock::guard_of;
 use super::removal;
-use super::wait::{Waiter, Waiters, Wake};
+use super::wait::{Canceller, Notify, Waiter, Waiters, Wake};
+use super::walker::{self, Config, WalkState};
 use crate::client::scope::{Call, ReplyExt};
+use crate::client::scope::{EpochStatus, Scope};
 use crate::client::{Client, CreateMode, Stat};
 use crate::error::{Error, Failure, Result, ZkError};
 use crate::path;
 use parking_lot::Mutex;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 /// A distributed counting semaphore: at most `max_leases` holders at once.
@@ -58,7 +63,7 @@ pub struct Semaphore {
     lock: Lock,
     waiters: Arc<Waiters>,
     /// Whether this handle has seen the semaphore node agree with it.
-    node_checked: Mutex<bool>,
+    node_checked: Arc<Mutex<bool>>,
 }
 
 impl std::fmt::Debug for Semaphore {
@@ -95,7 +100,7 @@ impl Semaphore {
             identifier: identifier.into_bytes(),
             flavor: Flavor::Kazoo,
             waiters: Waiters::new(client),
-            node_checked: Mutex::new(false),
+            node_checked: Arc::new(Mutex::new(false)),
         })
     }
 
@@ -340,62 +345,86 @@ impl Semaphore {
         Ok(Attempt::new(scope, deadline, waiter))
     }
 
-    /// One attempt in `mode`: set up the node, take the internal lock, take
-    /// a lease. One deadline and one cancel cover every phase: the lease
-    /// phase keeps the waiter registered at the start, so a `cancel()` made
-    /// at any moment after the acquire began reaches it (a waiter registered
-    /// afresh for the lease phase would take a cancel made while the
-    /// internal lock was being taken for an older one, and wait on).
-    fn attempt<M: Mode>(&self, mode: &M) -> Result<Outcome<LockGuard, M::Busy>> {
-        let mut setup = self.new_attempt(mode.deadline(), self.waiters.enter())?;
-        check_identifier(&setup.scope, &self.path, &self.identifier)?;
-        self.ensure_node(&mut setup)?;
-        let waiter = setup.waiter;
-        let lock = match self.lock.attempt(mode)? {
-            Outcome::Held(lock) => lock,
-            // Another contender is taking a lease right now.
-            Outcome::Busy(b) => return Ok(Outcome::Busy(b)),
-        };
-        let result = self
-            .new_attempt(mode.deadline(), waiter)
-            .and_then(|mut at| self.take_lease(&mut at, mode));
-        // Let the next contender in at once, whatever happened here.
-        let _ = lock.release();
-        if let Err(Error::ZooKeeper {
-            code: ZkError::NoNode,
-            ..
-        }) = &result
-        {
-            *self.node_checked.lock() = false;
+    /// Another handle on the same semaphore sharing this one's attempts
+    /// and its knowledge of the node (an attempt owns one).
+    fn twin(&self) -> Semaphore {
+        Semaphore {
+            client: self.client.clone(),
+            path: self.path.clone(),
+            max_leases: self.max_leases,
+            identifier: self.identifier.clone(),
+            flavor: self.flavor,
+            lock: self.lock.twin(),
+            waiters: self.waiters.clone(),
+            node_checked: self.node_checked.clone(),
         }
-        result
     }
 
-    /// With the internal lock held: waits for a free lease and takes it.
-    /// The lease is claimed from the moment its create is sent, so however
-    /// this ends without a guard, it is deleted (see [`super::cleanup`]).
-    fn take_lease<M: Mode>(
+    /// One attempt in `mode`, run to its end on this thread.
+    fn attempt<M: Mode>(&self, mode: &M) -> Result<Outcome<LockGuard, M::Busy>> {
+        let waiter = self.waiters.enter();
+        let lock_waiter = self.lock.enter();
+        let mut attempt = SemAttempt::new(self.twin(), *mode, waiter, lock_waiter)?;
+        loop {
+            if let Poll::Ready(outcome) = attempt.poll()? {
+                return Ok(outcome);
+            }
+        }
+    }
+
+    /// Starts taking a lease in the background and returns at once; see
+    /// [`super::QueueLock::acquire_in_background`].
+    pub fn acquire_in_background(&self) -> Pending {
+        pending::pending(self.scope(), |_, notify| self.background(notify))
+    }
+
+    /// Starts taking a lease in the background; `f` runs on the client's
+    /// callback thread when it ends. See [`super::QueueLock::acquire_then`].
+    pub fn acquire_then(&self, f: impl FnOnce(Result<LockGuard>) + Send + 'static) {
+        pending::then(self.scope(), |_, notify| self.background(notify), f);
+    }
+
+    fn scope(&self) -> Result<Scope> {
+        let scope = self.client.scope().map_err(|f| f.into_error(&self.path))?;
+        check_identifier(&scope, &self.path, &self.identifier)?;
+        Ok(scope)
+    }
+
+    fn background(&self, notify: Notify) -> Result<SemAttempt<Wait>> {
+        let waiter = self.waiters.enter_driven(notify.clone());
+        let lock_waiter = self.lock.enter_driven(notify);
+        SemAttempt::new(self.twin(), Wait(None), waiter, lock_waiter)
+    }
+
+    /// With the internal lock held: waits for a free lease and takes it
+    /// (a driven attempt parks while all are taken). The lease is claimed
+    /// from the moment its create is sent, so however this ends without a
+    /// guard, it is deleted (see [`super::cleanup`]).
+    fn poll_lease<M: Mode>(
         &self,
         at: &mut Attempt,
+        lease: &mut Lease,
         mode: &M,
-    ) -> Result<Outcome<LockGuard, M::Busy>> {
+    ) -> Result<Poll<Outcome<LockGuard, M::Busy>>> {
         let wait = mode.give_up().is_none();
         let dir = self.lease_dir();
-        // kazoo: a fixed name; Curator: a protected prefix before the counter.
-        let mut claim = match self.flavor {
-            Flavor::Kazoo => {
-                let name = uuid::Uuid::new_v4().simple().to_string();
-                Claim::new(&at.scope, &dir, name, false, true)
-            }
-            Flavor::Curator => {
-                let prefix = format!("_c_{}-lease-", uuid::Uuid::new_v4());
-                Claim::new(&at.scope, &dir, prefix, true, true)
-            }
-        };
         loop {
+            if lease.waiting {
+                // All leases are taken: wait until one goes (the children
+                // watch set by the listing), or anything else happens.
+                match at.waiter.next(at.deadline).map_err(stop)? {
+                    None => return Ok(Poll::Pending),
+                    Some(Wake::Node { path, .. }) if path != dir => continue,
+                    Some(_) => lease.waiting = false,
+                }
+            }
+            if at.waiter.driven() && at.scope.status() == EpochStatus::Suspended {
+                return Ok(Poll::Pending); // the session listener wakes it
+            }
             let Some(children) = self.list_leases(at, &dir, wait)? else {
                 continue;
             };
+            let claim = &mut lease.claim;
             // A create whose reply was lost may have made our lease already.
             let taken = match claim.find(&children).cloned() {
                 Some(name) => self.lease_stat(at, &dir, &name)?.map(|stat| (name, stat)),
@@ -404,30 +433,36 @@ impl Semaphore {
                     claim.absent();
                     if children.len() >= self.max_leases as usize {
                         if let Some(busy) = mode.give_up() {
-                            return Ok(Outcome::Busy(busy));
+                            return Ok(Poll::Ready(Outcome::Busy(busy)));
                         }
-                        self.wait_for_a_lease(at, &dir)?;
+                        lease.waiting = true;
                         continue;
                     }
-                    self.create_lease(at, &mut claim)?
+                    self.create_lease(at, claim)?
                 }
             };
             if let Some((name, stat)) = taken {
                 claim.adopt(name, stat.czxid);
                 if let Some((own, czxid)) = claim.take() {
-                    return Ok(Outcome::Held(LockGuard::new(own, czxid, Held::Lease)));
+                    let guard = LockGuard::new(own, czxid, Held::Lease);
+                    return Ok(Poll::Ready(Outcome::Held(guard)));
                 }
             }
         }
     }
 
-    /// All leases are taken: waits until one goes (the children watch set
-    /// by the listing), or anything else happens.
-    fn wait_for_a_lease(&self, at: &mut Attempt, dir: &str) -> Result<()> {
-        loop {
-            match at.waiter.wait(at.deadline).map_err(stop)? {
-                Wake::Node { path, .. } if path != dir => continue,
-                _ => return Ok(()),
+    /// Our lease's claim, before its create: kazoo's layout names it
+    /// outright, Curator's puts a protected prefix before the counter.
+    fn lease_claim(&self, at: &Attempt) -> Claim {
+        let dir = self.lease_dir();
+        match self.flavor {
+            Flavor::Kazoo => {
+                let name = uuid::Uuid::new_v4().simple().to_string();
+                Claim::new(&at.scope, &dir, name, false, true)
+            }
+            Flavor::Curator => {
+                let prefix = format!("_c_{}-lease-", uuid::Uuid::new_v4());
+                Claim::new(&at.scope, &dir, prefix, true, true)
             }
         }
     }
@@ -513,5 +548,130 @@ fn no_node(path: &str) -> Error {
     Error::ZooKeeper {
         code: ZkError::NoNode,
         path: path.to_string(),
+    }
+}
+
+/// The lease phase's state: our lease's claim, and whether we wait for a
+/// lease to go.
+struct Lease {
+    claim: Claim,
+    waiting: bool,
+}
+
+/// Where a semaphore attempt stands.
+enum Phase<M: Mode> {
+    /// Checking the semaphore node (the internal lock's waiter kept).
+    Setup(Attempt, Waiter),
+    /// Taking the internal lock (the semaphore's waiter kept for later).
+    Lock(WalkState<M>, Waiter),
+    /// Holding the internal lock, taking a lease.
+    Lease(Attempt, Lease, LockGuard),
+    Ended,
+}
+
+/// One semaphore acquire between its steps: set up the node, take the
+/// internal lock, take a lease. One deadline and one cancel cover every
+/// phase: the attempt keeps the waiters registered at its start, so a
+/// `cancel()` made at any moment after it began reaches it (a waiter
+/// registered afresh for a later phase would take a cancel made before
+/// for an older one, and wait on). A blocking acquire polls it to the end
+/// on its thread; a background one parks in the lock and lease phases.
+pub(crate) struct SemAttempt<M: Mode> {
+    sem: Semaphore,
+    lock_config: Config,
+    mode: M,
+    phase: Phase<M>,
+}
+
+impl<M: Mode> SemAttempt<M> {
+    fn new(sem: Semaphore, mode: M, waiter: Waiter, lock_waiter: Waiter) -> Result<Self> {
+        let at = sem.new_attempt(mode.deadline(), waiter)?;
+        check_identifier(&at.scope, &sem.path, &sem.identifier)?;
+        Ok(SemAttempt {
+            lock_config: sem.lock.config(),
+            sem,
+            mode,
+            phase: Phase::Setup(at, lock_waiter),
+        })
+    }
+
+    fn poll(&mut self) -> Result<Poll<Outcome<LockGuard, M::Busy>>> {
+        loop {
+            match std::mem::replace(&mut self.phase, Phase::Ended) {
+                Phase::Setup(mut at, lock_waiter) => {
+                    self.sem.ensure_node(&mut at)?;
+                    let walk = walker::start(&self.lock_config, self.mode, lock_waiter)?;
+                    self.phase = Phase::Lock(walk, at.waiter);
+                }
+                Phase::Lock(mut walk, waiter) => match walk.poll(&self.lock_config)? {
+                    Poll::Pending => {
+                        self.phase = Phase::Lock(walk, waiter);
+                        return Ok(Poll::Pending);
+                    }
+                    // Another contender is taking a lease right now.
+                    Poll::Ready(Outcome::Busy(b)) => return Ok(Poll::Ready(Outcome::Busy(b))),
+                    Poll::Ready(Outcome::Held(acquired)) => {
+                        let lock = guard_of(&self.lock_config, acquired);
+                        let at = self.sem.new_attempt(self.mode.deadline(), waiter)?;
+                        let claim = self.sem.lease_claim(&at);
+                        let lease = Lease {
+                            claim,
+                            waiting: false,
+                        };
+                        self.phase = Phase::Lease(at, lease, lock);
+                    }
+                },
+                Phase::Lease(mut at, mut lease, lock) => {
+                    let polled = self.sem.poll_lease(&mut at, &mut lease, &self.mode);
+                    if let Ok(Poll::Pending) = polled {
+                        self.phase = Phase::Lease(at, lease, lock);
+                        return Ok(Poll::Pending);
+                    }
+                    drop(lease); // a lease not taken is deleted before anyone hears
+                    // Let the next contender in at once, whatever happened here.
+                    let _ = lock.release();
+                    if let Err(Error::ZooKeeper {
+                        code: ZkError::NoNode,
+                        ..
+                    }) = &polled
+                    {
+                        *self.sem.node_checked.lock() = false;
+                    }
+                    return polled;
+                }
+                Phase::Ended => return Err(Error::Cancelled),
+            }
+        }
+    }
+
+    /// The attempt's own waiters, so one cancel reaches every phase.
+    fn cancellers(&self) -> Canceller {
+        let (mine, lock) = match &self.phase {
+            Phase::Setup(at, lock_waiter) => (at.waiter.canceller(), lock_waiter.canceller()),
+            Phase::Lock(walk, waiter) => (waiter.canceller(), walk.canceller()),
+            Phase::Lease(at, _, _) => (at.waiter.canceller(), at.waiter.canceller()),
+            Phase::Ended => return Canceller::none(),
+        };
+        mine.and(lock)
+    }
+}
+
+impl Steps for SemAttempt<Wait> {
+    fn begin(&mut self) {}
+
+    fn poll(&mut self) -> Result<Poll<LockGuard>> {
+        Ok(SemAttempt::poll(self)?.map(Outcome::held))
+    }
+
+    fn node(&self) -> Option<String> {
+        match &self.phase {
+            Phase::Lock(walk, _) => walk.node(&self.lock_config),
+            Phase::Lease(_, lease, _) => lease.claim.path(),
+            _ => None,
+        }
+    }
+
+    fn canceller(&self) -> Canceller {
+        self.cancellers()
     }
 }

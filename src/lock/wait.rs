@@ -3,8 +3,13 @@
 //! Every acquire attempt has its own channel. Three things send to it: the
 //! watch on the node it waits for (from the client's event thread), every
 //! session event of the client (through one listener per lock handle), and
-//! [`Waiters::cancel`]. The attempt blocks on that channel, or on a reply and
-//! that channel together, with its deadline: it never sleeps and never polls.
+//! a cancel ([`Waiters::cancel`] for every attempt of a handle, a
+//! [`Canceller`] for one). A blocking attempt blocks on that channel, or on
+//! a reply and that channel together, with its deadline: it never sleeps
+//! and never polls. A *driven* attempt (a background acquire, see
+//! [`super::driver`]) never blocks on it: each wake-up also tells the
+//! driver, which then resumes the attempt, and [`Waiter::next`] answers
+//! "nothing yet" instead of waiting.
 
 use crate::client::scope::{Reply, ReplyRx};
 use crate::client::{Client, EventType, ListenerId};
@@ -12,7 +17,7 @@ use crate::error::Failure;
 use crossbeam_channel::{Receiver, Sender, select};
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -34,10 +39,62 @@ pub(crate) enum Stop {
     Cancelled,
 }
 
+/// Tells a driver that an attempt has a wake-up to look at.
+pub(crate) type Notify = Arc<dyn Fn() + Send + Sync>;
+
+/// The sending end of one attempt's wake channel.
+#[derive(Clone)]
+pub(crate) struct WakeTx {
+    tx: Sender<Wake>,
+    /// For a driven attempt: tells its driver after every wake-up.
+    notify: Option<Notify>,
+}
+
+impl WakeTx {
+    /// Wakes the attempt (nothing if it has ended).
+    pub fn send(&self, wake: Wake) {
+        if self.tx.send(wake).is_ok()
+            && let Some(n) = &self.notify
+        {
+            n();
+        }
+    }
+}
+
+/// Cancels one attempt (and no other) from any thread: the waiters it
+/// registered (one per phase that waits).
+#[derive(Clone)]
+pub(crate) struct Canceller {
+    targets: Vec<(Arc<AtomicBool>, WakeTx)>,
+}
+
+impl Canceller {
+    /// Cancels nothing.
+    pub fn none() -> Canceller {
+        Canceller {
+            targets: Vec::new(),
+        }
+    }
+
+    /// Cancels both.
+    pub fn and(mut self, other: Canceller) -> Canceller {
+        self.targets.extend(other.targets);
+        self
+    }
+
+    /// The attempt ends with `Cancelled` at its next step.
+    pub fn cancel(&self) {
+        for (flag, tx) in &self.targets {
+            flag.store(true, Ordering::SeqCst);
+            tx.send(Wake::Cancel);
+        }
+    }
+}
+
 #[derive(Default)]
 struct Registry {
     next_id: u64,
-    live: HashMap<u64, Sender<Wake>>,
+    live: HashMap<u64, WakeTx>,
     /// Bumped by every cancel; an attempt is cancelled if it changed since
     /// the attempt began (so a cancel while idle poisons nothing, unlike
     /// kazoo's Lock).
@@ -74,17 +131,22 @@ impl Waiters {
     }
 
     fn broadcast(&self, wake: Wake) {
-        for tx in self.registry.lock().live.values() {
-            let _ = tx.send(wake.clone());
+        // Sent outside the lock: a driver's notify must not run under it.
+        let live: Vec<WakeTx> = self.registry.lock().live.values().cloned().collect();
+        for tx in live {
+            tx.send(wake.clone());
         }
     }
 
     /// Wakes every pending attempt with `Cancelled`.
     pub fn cancel(&self) {
-        let mut r = self.registry.lock();
-        r.cancels += 1;
-        for tx in r.live.values() {
-            let _ = tx.send(Wake::Cancel);
+        let live: Vec<WakeTx> = {
+            let mut r = self.registry.lock();
+            r.cancels += 1;
+            r.live.values().cloned().collect()
+        };
+        for tx in live {
+            tx.send(Wake::Cancel);
         }
     }
 
@@ -93,9 +155,20 @@ impl Waiters {
         self.registry.lock().live.len()
     }
 
-    /// Registers a new attempt.
+    /// Registers a new attempt, which blocks to wait.
     pub fn enter(self: &Arc<Self>) -> Waiter {
+        self.register(None)
+    }
+
+    /// Registers a new driven attempt: `notify` runs after every wake-up,
+    /// and the attempt never blocks to wait for one.
+    pub fn enter_driven(self: &Arc<Self>, notify: Notify) -> Waiter {
+        self.register(Some(notify))
+    }
+
+    fn register(self: &Arc<Self>, notify: Option<Notify>) -> Waiter {
         let (tx, rx) = crossbeam_channel::unbounded();
+        let tx = WakeTx { tx, notify };
         let mut r = self.registry.lock();
         r.next_id += 1;
         let id = r.next_id;
@@ -106,6 +179,7 @@ impl Waiters {
             tx,
             rx,
             cancels_at_start: r.cancels,
+            cancelled_alone: Arc::new(AtomicBool::new(false)),
             early: VecDeque::new(),
         }
     }
@@ -123,9 +197,11 @@ impl Drop for Waiters {
 pub(crate) struct Waiter {
     id: u64,
     waiters: Arc<Waiters>,
-    tx: Sender<Wake>,
+    tx: WakeTx,
     rx: Receiver<Wake>,
     cancels_at_start: u64,
+    /// Set by this attempt's own [`Canceller`].
+    cancelled_alone: Arc<AtomicBool>,
     /// Wakes that arrived while waiting for a reply, kept for `wait`.
     early: VecDeque<Wake>,
 }
@@ -136,7 +212,7 @@ impl Waiter {
         let tx = self.tx.clone();
         let path = path.to_string();
         move |e| {
-            let _ = tx.send(Wake::Node {
+            tx.send(Wake::Node {
                 path,
                 event: e.event_type,
             });
@@ -161,12 +237,25 @@ impl Waiter {
     }
 
     /// A sender that wakes this attempt.
-    pub fn sender(&self) -> Sender<Wake> {
+    pub fn sender(&self) -> WakeTx {
         self.tx.clone()
     }
 
+    /// What cancels this attempt alone.
+    pub fn canceller(&self) -> Canceller {
+        Canceller {
+            targets: vec![(self.cancelled_alone.clone(), self.tx.clone())],
+        }
+    }
+
+    /// Whether a driver resumes this attempt (it never blocks to wait).
+    pub fn driven(&self) -> bool {
+        self.tx.notify.is_some()
+    }
+
     pub fn cancelled(&self) -> bool {
-        self.waiters.registry.lock().cancels != self.cancels_at_start
+        self.cancelled_alone.load(Ordering::SeqCst)
+            || self.waiters.registry.lock().cancels != self.cancels_at_start
     }
 
     fn check(&self, deadline: Option<Instant>) -> Result<(), Stop> {
@@ -200,6 +289,29 @@ impl Waiter {
                 continue; // a cancel from before this attempt began
             }
             return Ok(wake);
+        }
+    }
+
+    /// The next wake-up: waited for until `deadline` by a blocking
+    /// attempt; `None` at once for a driven one when there is none yet (its
+    /// driver resumes it when one comes).
+    pub fn next(&mut self, deadline: Option<Instant>) -> Result<Option<Wake>, Stop> {
+        if !self.driven() {
+            return self.wait(deadline).map(Some);
+        }
+        loop {
+            self.check(deadline)?;
+            let wake = match self.early.pop_front() {
+                Some(w) => w,
+                None => match self.rx.try_recv() {
+                    Ok(w) => w,
+                    Err(_) => return Ok(None),
+                },
+            };
+            if wake == Wake::Cancel && !self.cancelled() {
+                continue; // a cancel from before this attempt began
+            }
+            return Ok(Some(wake));
         }
     }
 

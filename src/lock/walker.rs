@@ -46,20 +46,23 @@ use super::name::{self, Contender, Flavor, Kind};
 use super::ownership::Ownership;
 use super::revocation::{self, Revoke};
 use super::strategy::{self, Decision};
-use super::wait::{Waiter, Wake};
-use crate::client::scope::{Call, ReplyExt};
+use super::wait::{Canceller, Waiter, Wake};
+use crate::client::scope::{Call, EpochStatus, ReplyExt, ReplyRx};
 use crate::client::{Client, CreateMode, EventType};
-use crate::error::{Error, Failure, Result, ZkError};
+use crate::error::{Failure, Result, ZkError};
 use crate::path;
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::task::Poll;
 
 /// What a lock handle is, for the walker: fixed for the handle's life.
 /// (What one call asks for, wait or try and until when, is its [`Mode`].)
-pub(crate) struct Config<'a> {
-    pub client: &'a Client,
+/// Owned, so a background attempt can keep it.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub client: Client,
     /// The lock directory.
-    pub dir: &'a str,
+    pub dir: String,
     /// Whose node names to write.
     pub flavor: Flavor,
     /// Which lock the contenders take part in.
@@ -67,12 +70,12 @@ pub(crate) struct Config<'a> {
     /// How missing ancestors of `dir` are created.
     pub parents: CreateMode,
     /// The contender nodes' data (the identifier).
-    pub data: &'a [u8],
+    pub data: Vec<u8>,
     pub ephemeral: bool,
     /// The strategy's rule.
     pub decide: fn(&[Contender], usize) -> Decision,
     /// Extra writer markers to recognise in the directory.
-    pub extra: &'a [String],
+    pub extra: Vec<String>,
     /// Whether (and how) to revoke the contenders that block an acquire
     /// before waiting for them, and the request to write.
     pub revoke: Option<(Revoke, &'static [u8])>,
@@ -95,60 +98,157 @@ enum Next {
     Requeue,
 }
 
-struct Walk<'s, M: Mode> {
-    config: &'s Config<'s>,
-    mode: &'s M,
+/// What a wake-up means to a walk waiting for its blocker.
+enum Woken {
+    /// Decided: what to do next.
+    Next(Next),
+    /// The blocker is still there (its data changed): watch it again.
+    Rewatch,
+    /// Nothing for us (a watch of an earlier blocker firing late).
+    Ignore,
+}
+
+/// A walk waiting for its blocker to go: where it resumes.
+struct Parked {
+    blocker_path: String,
+    own: Arc<Ownership>,
+    /// Whether the blocker's going alone would make us the holder.
+    holds_after: bool,
+    /// The blocker's creation zxid, once known.
+    blocker_czxid: Option<i64>,
+}
+
+/// One acquire attempt between its steps: everything the walk keeps. A
+/// blocking attempt runs it to the end in one [`WalkState::poll`]; a
+/// driven one (see [`super::driver`]) parks while it waits for its blocker
+/// and is polled again when woken. Dropped before it ends, it deletes
+/// whatever node it has (see [`Claim`]).
+pub(crate) struct WalkState<M: Mode> {
+    mode: M,
     at: Attempt,
     /// Our contender node; whatever the attempt leaves of it is deleted
     /// when the walk ends without handing it to a guard.
     claim: Claim,
     /// The blockers this attempt has revoked already (asked once each).
     revoked: HashSet<String>,
+    /// Set while waiting for a blocker.
+    parked: Option<Parked>,
+    /// The replies of a create and listing sent ahead by [`WalkState::begin`].
+    sent: Option<Vec<ReplyRx>>,
+}
+
+struct Walk<'s, M: Mode> {
+    config: &'s Config,
+    st: &'s mut WalkState<M>,
 }
 
 /// What one attempt ends with.
-type Ending<M> = Outcome<Acquired, <M as Mode>::Busy>;
+pub(crate) type Ending<M> = Outcome<Acquired, <M as Mode>::Busy>;
 
-/// Runs one acquire attempt: held, or (a try only) busy.
-pub(crate) fn acquire<M: Mode>(config: &Config<'_>, mode: &M, waiter: Waiter) -> Result<Ending<M>> {
+/// Runs one acquire attempt to its end: held, or (a try only) busy.
+pub(crate) fn acquire<M: Mode>(config: &Config, mode: M, waiter: Waiter) -> Result<Ending<M>> {
+    let mut st = start(config, mode, waiter)?;
+    loop {
+        // A blocking attempt's poll waits for what it needs, and is ready.
+        if let Poll::Ready(ending) = st.poll(config)? {
+            return Ok(ending);
+        }
+    }
+}
+
+/// A new attempt in the client's current session; nothing sent yet.
+pub(crate) fn start<M: Mode>(config: &Config, mode: M, waiter: Waiter) -> Result<WalkState<M>> {
     let scope = config
         .client
         .scope()
-        .map_err(|f| f.into_error(config.dir))?;
+        .map_err(|f| f.into_error(&config.dir))?;
     let prefix = name::contender_prefix(config.flavor, config.kind);
-    let claim = Claim::new(&scope, config.dir, prefix, true, config.ephemeral);
+    let claim = Claim::new(&scope, &config.dir, prefix, true, config.ephemeral);
     let at = Attempt::new(scope, mode.deadline(), waiter);
-    Walk {
-        config,
+    Ok(WalkState {
         mode,
         at,
         claim,
         revoked: HashSet::new(),
+        parked: None,
+        sent: None,
+    })
+}
+
+impl<M: Mode> WalkState<M> {
+    /// Sends the create of our node and a listing now, without waiting for
+    /// the replies (the next poll reads them): attempts begun one after the
+    /// other go out in one burst. Nothing if not connected or not at the
+    /// start.
+    pub fn begin(&mut self, config: &Config) {
+        if self.sent.is_some() || self.claim.mine().is_some() || self.claim.in_doubt() {
+            return;
+        }
+        if self.at.scope.status() != EpochStatus::Connected {
+            return;
+        }
+        let calls = vec![create_call(config, &self.claim), Call::list(&config.dir)];
+        self.claim.sending();
+        match self.at.send(calls) {
+            Ok(rxs) => self.sent = Some(rxs),
+            Err(_) => self.claim.absent(), // never written
+        }
     }
-    .run()
+
+    /// Runs the attempt as far as it can go: to its end, or (a driven
+    /// attempt only) until it must wait for a wake-up.
+    pub fn poll(&mut self, config: &Config) -> Result<Poll<Ending<M>>> {
+        Walk { config, st: self }.run()
+    }
+
+    /// The path of our contender node, once it exists.
+    pub fn node(&self, config: &Config) -> Option<String> {
+        self.claim.mine().map(|(n, ..)| path::join(&config.dir, n))
+    }
+
+    /// What cancels this attempt alone.
+    pub fn canceller(&self) -> Canceller {
+        self.at.waiter.canceller()
+    }
+}
+
+/// The create of a contender node for `claim`.
+fn create_call(config: &Config, claim: &Claim) -> Call {
+    let mode = if config.ephemeral {
+        CreateMode::EphemeralSequential
+    } else {
+        CreateMode::PersistentSequential
+    };
+    Call::create(claim.create_path(), config.data.clone(), mode)
 }
 
 impl<M: Mode> Walk<'_, M> {
     fn full(&self, name: &str) -> String {
-        path::join(self.config.dir, name)
+        path::join(&self.config.dir, name)
     }
 
     /// We have a node: be woken if it goes.
     fn adopt(&mut self, name: String, czxid: i64) {
-        let own = self.claim.adopt(name, czxid);
-        own.set_waiter(Some(self.at.waiter.sender()));
+        let own = self.st.claim.adopt(name, czxid);
+        own.set_waiter(Some(self.st.at.waiter.sender()));
     }
 
     /// Makes sure we have a node; returns a listing taken after its create,
     /// when one came with it.
     fn obtain_node(&mut self) -> Result<Option<Vec<String>>> {
         loop {
-            self.at.check()?;
-            if self.claim.mine().is_some() {
+            self.st.at.check()?;
+            if self.st.claim.mine().is_some() {
                 return Ok(None);
             }
-            self.at.connected()?;
-            let listing = if self.claim.in_doubt() {
+            if self.st.sent.is_some() {
+                match self.create()? {
+                    Some(listing) => return Ok(Some(listing)),
+                    None => continue,
+                }
+            }
+            self.st.at.connected()?;
+            let listing = if self.st.claim.in_doubt() {
                 self.recover()?
             } else {
                 self.create()?
@@ -159,18 +259,27 @@ impl<M: Mode> Walk<'_, M> {
         }
     }
 
-    /// Creates our node and lists the directory in one round trip; returns
-    /// the listing if the node was created.
+    /// Creates our node and lists the directory in one round trip (or
+    /// reads the replies of those [`WalkState::begin`] sent); returns the
+    /// listing if the node was created.
     fn create(&mut self) -> Result<Option<Vec<String>>> {
-        let mode = if self.config.ephemeral {
-            CreateMode::EphemeralSequential
-        } else {
-            CreateMode::PersistentSequential
+        let replies = match self.st.sent.take() {
+            Some(rxs) => self.st.at.collect(rxs)?,
+            None => {
+                let create = create_call(self.config, &self.st.claim);
+                // From here until a reply says otherwise, the node may exist.
+                self.st.claim.sending();
+                self.st
+                    .at
+                    .round_trip_vec(vec![create, Call::list(&self.config.dir)])?
+            }
         };
-        let create = Call::create(self.claim.create_path(), self.config.data.to_vec(), mode);
-        // From here until a reply says otherwise, the node may exist.
-        self.claim.sending();
-        let [created, listing] = self.at.round_trip([create, Call::list(self.config.dir)])?;
+        let mut replies = replies.into_iter();
+        let missing = || Err(Failure::Protocol("a reply went missing".into()));
+        let (created, listing) = (
+            replies.next().unwrap_or_else(missing),
+            replies.next().unwrap_or_else(missing),
+        );
         match created.created() {
             Ok((p, stat)) => {
                 self.adopt(path::basename(&p).to_string(), stat.czxid);
@@ -179,11 +288,14 @@ impl<M: Mode> Walk<'_, M> {
             }
             Err(f) => {
                 if matches!(f, Failure::Server(_) | Failure::TooLarge(_)) {
-                    self.claim.absent(); // the server refused it
+                    self.st.claim.absent(); // the server refused it
                 }
-                if let Failure::Server(ZkError::NoNode) = self.at.retryable(f, self.config.dir)? {
-                    self.at
-                        .ensure_parents(self.config.dir, self.config.parents)?;
+                if let Failure::Server(ZkError::NoNode) =
+                    self.st.at.retryable(f, &self.config.dir)?
+                {
+                    self.st
+                        .at
+                        .ensure_parents(&self.config.dir, self.config.parents)?;
                 }
                 Ok(None)
             }
@@ -199,12 +311,12 @@ impl<M: Mode> Walk<'_, M> {
         // here comes after either, so the listing after it sees the node if
         // it exists. Without it, a second node is created and the first is
         // left at the head of the queue for good.
-        let dir = self.config.dir;
-        let [synced, listing] = self.at.round_trip([Call::sync(dir), Call::list(dir)])?;
+        let dir = &self.config.dir;
+        let [synced, listing] = self.st.at.round_trip([Call::sync(dir), Call::list(dir)])?;
         match synced.and(listing).children() {
             Ok(children) => {
-                let Some(found) = self.claim.find(&children).cloned() else {
-                    self.claim.absent();
+                let Some(found) = self.st.claim.find(&children).cloned() else {
+                    self.st.claim.absent();
                     return Ok(None);
                 };
                 Ok(match self.czxid_of(&found)? {
@@ -216,9 +328,9 @@ impl<M: Mode> Walk<'_, M> {
                 })
             }
             Err(f) => {
-                if let Failure::Server(ZkError::NoNode) = self.at.retryable(f, dir)? {
+                if let Failure::Server(ZkError::NoNode) = self.st.at.retryable(f, dir)? {
                     // No directory, so no node of ours in it.
-                    self.claim.absent();
+                    self.st.claim.absent();
                 }
                 Ok(None)
             }
@@ -229,11 +341,11 @@ impl<M: Mode> Walk<'_, M> {
     /// `None` if it vanished or the question must be asked again.
     fn czxid_of(&mut self, name: &str) -> Result<Option<i64>> {
         let path = self.full(name);
-        match self.at.call(Call::exists(&path))?.stat() {
+        match self.st.at.call(Call::exists(&path))?.stat() {
             Ok(s) => Ok(Some(s.czxid)),
             Err(f) => {
-                if let Failure::Server(ZkError::NoNode) = self.at.retryable(f, &path)? {
-                    self.claim.absent();
+                if let Failure::Server(ZkError::NoNode) = self.st.at.retryable(f, &path)? {
+                    self.st.claim.absent();
                 }
                 Ok(None)
             }
@@ -242,11 +354,13 @@ impl<M: Mode> Walk<'_, M> {
 
     /// Lists the directory; `None`: ask again.
     fn list(&mut self) -> Result<Option<Vec<String>>> {
-        self.at.connected()?;
-        match self.at.call(Call::list(self.config.dir))?.children() {
+        self.st.at.connected()?;
+        match self.st.at.call(Call::list(&self.config.dir))?.children() {
             Ok(c) => Ok(Some(c)),
             Err(f) => {
-                if let Failure::Server(ZkError::NoNode) = self.at.retryable(f, self.config.dir)? {
+                if let Failure::Server(ZkError::NoNode) =
+                    self.st.at.retryable(f, &self.config.dir)?
+                {
                     self.requeue("the lock directory vanished");
                 }
                 Ok(None)
@@ -254,18 +368,30 @@ impl<M: Mode> Walk<'_, M> {
         }
     }
 
-    fn run(&mut self) -> Result<Ending<M>> {
+    fn run(&mut self) -> Result<Poll<Ending<M>>> {
         loop {
-            self.at.check()?;
+            self.st.at.check()?;
+            if self.st.parked.is_some() {
+                match self.resume()? {
+                    Poll::Pending => return Ok(Poll::Pending),
+                    Poll::Ready(Some(ending)) => return Ok(Poll::Ready(ending)),
+                    Poll::Ready(None) => continue,
+                }
+            }
+            // A driven attempt waits for a connection parked: the session
+            // listener's wake-up resumes it.
+            if self.st.at.waiter.driven() && self.st.at.scope.status() == EpochStatus::Suspended {
+                return Ok(Poll::Pending);
+            }
             let listing = match self.obtain_node()? {
                 Some(fresh) => Some(fresh),
                 None => self.list()?,
             };
             let Some(children) = listing else { continue };
-            let queue = name::queue(&children, self.config.extra);
+            let queue = name::queue(&children, &self.config.extra);
             drop(children); // a waiter keeps nothing of the listing but its blocker
             if let Some(ending) = self.walk(queue)? {
-                return Ok(ending);
+                return Ok(Poll::Ready(ending));
             }
         }
     }
@@ -274,17 +400,17 @@ impl<M: Mode> Walk<'_, M> {
     fn requeue(&mut self, why: &str) {
         log::warn!(
             "zklock: contender {}* under {} is gone ({why}); queueing again",
-            self.claim.prefix(),
-            self.config.dir
+            self.st.claim.prefix(),
+            &self.config.dir
         );
-        self.claim.lost();
+        self.st.claim.lost();
     }
 
     /// Decides from one listing: holds, gives up (try), or waits for the
     /// one blocker and then either holds or asks for a new listing.
     /// `Ok(None)` means: list again.
     fn walk(&mut self, queue: Vec<Contender>) -> Result<Option<Ending<M>>> {
-        let Some((mine, _, own)) = self.claim.mine() else {
+        let Some((mine, _, own)) = self.st.claim.mine() else {
             return Ok(None);
         };
         let (mine, own) = (mine.to_string(), own.clone());
@@ -302,7 +428,7 @@ impl<M: Mode> Walk<'_, M> {
             Decision::Holds => return Ok(self.acquired().map(Outcome::Held)),
             Decision::WaitFor(i) => i,
         };
-        if let Some(busy) = self.mode.give_up() {
+        if let Some(busy) = self.st.mode.give_up() {
             return Ok(Some(Outcome::Busy(busy)));
         }
         self.revoke_blockers(&queue, me)?;
@@ -319,27 +445,92 @@ impl<M: Mode> Walk<'_, M> {
         // (see `held_since`). Otherwise the blocker's going leads to a new
         // listing anyway, and that listing checks our node: a watch would be
         // one request per hand-off for nothing.
-        if holds_after || self.at.waiter.others_in_flight() {
+        if holds_after || self.st.at.waiter.others_in_flight() {
             own.watch();
         }
-        let (next, blocker_czxid) = self.wait_for(&blocker, own.node())?;
+        let blocker_path = self.full(&blocker);
+        match self.watch(&blocker_path)? {
+            Err(next) => Ok(self.after_wait(next, holds_after, None, &own)),
+            Ok(czxid) => {
+                // Wait for it: `run` resumes the walk from here.
+                self.st.parked = Some(Parked {
+                    blocker_path,
+                    own,
+                    holds_after,
+                    blocker_czxid: Some(czxid),
+                });
+                Ok(None)
+            }
+        }
+    }
+
+    /// What the end of the wait for a blocker leads to: hold, or list
+    /// again (`None`). See the module doc: the hand-off.
+    fn after_wait(
+        &mut self,
+        next: Next,
+        holds_after: bool,
+        blocker_czxid: Option<i64>,
+        own: &Arc<Ownership>,
+    ) -> Option<Ending<M>> {
         // Threads sharing this handle know more: if a node created no
         // earlier than the blocker has held the lock through it, everything
         // ahead of the blocker was gone by then, and stays gone.
-        let ahead_gone = holds_after || blocker_czxid.is_some_and(|z| self.at.waiter.held_since(z));
+        let ahead_gone =
+            holds_after || blocker_czxid.is_some_and(|z| self.st.at.waiter.held_since(z));
         match next {
             // Safe only if a deletion of our own node could not have gone
             // unnoticed: with the watch confirmed, its event would have come
             // before the blocker's (the server sends them in zxid order).
             Next::Gone if ahead_gone && own.armed() && !own.deleted() => {
-                log::trace!("zklock: {mine} holds: its blocker went");
-                Ok(self.acquired().map(Outcome::Held))
+                log::trace!("zklock: {} holds: its blocker went", own.node());
+                self.acquired().map(Outcome::Held)
             }
-            Next::Gone | Next::Relist => Ok(None),
+            Next::Gone | Next::Relist => None,
             Next::Requeue => {
                 self.requeue("deleted by someone else");
-                Ok(None)
+                None
             }
+        }
+    }
+
+    /// Waits for the parked walk's blocker (a driven attempt: takes the
+    /// wake-ups there are, then parks again). `Ready(None)`: list again.
+    fn resume(&mut self) -> Result<Poll<Option<Ending<M>>>> {
+        loop {
+            let Some(p) = &self.st.parked else {
+                return Ok(Poll::Ready(None));
+            };
+            let deadline = self.st.at.deadline;
+            let Some(wake) = self.st.at.waiter.next(deadline).map_err(stop)? else {
+                return Ok(Poll::Pending);
+            };
+            log::trace!("zklock: waiting for {}, woken by {wake:?}", p.blocker_path);
+            let next = match woken(wake, &p.blocker_path, p.own.node()) {
+                Woken::Ignore => continue,
+                Woken::Next(next) => next,
+                Woken::Rewatch => {
+                    let path = p.blocker_path.clone();
+                    match self.watch(&path)? {
+                        Ok(czxid) => {
+                            if let Some(p) = &mut self.st.parked {
+                                p.blocker_czxid = Some(czxid);
+                            }
+                            continue;
+                        }
+                        Err(next) => next,
+                    }
+                }
+            };
+            let Some(p) = self.st.parked.take() else {
+                return Ok(Poll::Ready(None));
+            };
+            return Ok(Poll::Ready(self.after_wait(
+                next,
+                p.holds_after,
+                p.blocker_czxid,
+                &p.own,
+            )));
         }
     }
 
@@ -352,79 +543,69 @@ impl<M: Mode> Walk<'_, M> {
         let names: Vec<String> = strategy::blocking(queue, me)
             .into_iter()
             .filter_map(|i| queue.get(i).map(|c| c.name.clone()))
-            .filter(|n| !self.revoked.contains(n))
+            .filter(|n| !self.st.revoked.contains(n))
             .collect();
         if names.is_empty() {
             return Ok(());
         }
-        let n = revocation::revoke_in_attempt(&mut self.at, self.config.dir, &names, how, request)?;
+        let n =
+            revocation::revoke_in_attempt(&mut self.st.at, &self.config.dir, &names, how, request)?;
         log::debug!(
             "zklock: {how:?} revoked {n} of {} blockers under {}",
             names.len(),
-            self.config.dir
+            &self.config.dir
         );
-        self.revoked.extend(names);
+        self.st.revoked.extend(names);
         Ok(())
     }
 
     /// The lock is ours: hand the node over to the guard.
     fn acquired(&mut self) -> Option<Acquired> {
-        let (own, czxid) = self.claim.take()?;
-        self.at.waiter.note_held(czxid);
+        let (own, czxid) = self.st.claim.take()?;
+        self.st.at.waiter.note_held(czxid);
         Some(Acquired { own, czxid })
     }
 
-    /// Watches `blocker` and waits until it goes (or anything else happens);
-    /// also returns the blocker's creation zxid, once known.
-    fn wait_for(&mut self, blocker: &str, own_path: &str) -> Result<(Next, Option<i64>)> {
-        let blocker_path = self.full(blocker);
-        let mut czxid = None;
-        loop {
-            self.at.check()?;
-            let watcher = self.at.waiter.watcher(&blocker_path);
-            match self
-                .at
-                .call(Call::get_data_watch(&blocker_path, watcher))?
-                .data()
-            {
-                Ok((_, stat)) => czxid = Some(stat.czxid),
-                Err(f) => {
-                    let next = match self.at.retryable(f, &blocker_path)? {
-                        Failure::Server(ZkError::NoNode) => Next::Gone,
-                        _ => Next::Relist,
-                    };
-                    return Ok((next, czxid));
-                }
-            }
-            // The watch is set: wait for it (or anything else).
-            if let Some(next) = self.wait_for_event(&blocker_path, own_path)? {
-                return Ok((next, czxid));
-            }
+    /// Watches the blocker at `blocker_path` (get-data: no watch is left
+    /// behind when it is gone already): `Ok` with its creation zxid when the
+    /// watch is set, or what to do next at once.
+    fn watch(&mut self, blocker_path: &str) -> Result<std::result::Result<i64, Next>> {
+        self.st.at.check()?;
+        let watcher = self.st.at.waiter.watcher(blocker_path);
+        match self
+            .st
+            .at
+            .call(Call::get_data_watch(blocker_path, watcher))?
+            .data()
+        {
+            Ok((_, stat)) => Ok(Ok(stat.czxid)),
+            Err(f) => Ok(Err(match self.st.at.retryable(f, blocker_path)? {
+                Failure::Server(ZkError::NoNode) => Next::Gone,
+                _ => Next::Relist,
+            })),
         }
     }
+}
 
-    /// Waits for the blocker's watch (or anything else); `None`: the
-    /// blocker is still there (its data changed), watch it again.
-    fn wait_for_event(&mut self, blocker_path: &str, own_path: &str) -> Result<Option<Next>> {
-        loop {
-            let wake = self.at.waiter.wait(self.at.deadline).map_err(stop)?;
-            log::trace!("zklock: waiting for {blocker_path}, woken by {wake:?}");
-            match wake {
-                Wake::Node { path, event } if path == blocker_path => match event {
-                    EventType::NodeDeleted => return Ok(Some(Next::Gone)),
-                    EventType::Session => return Ok(Some(Next::Relist)),
-                    // Data changed: still there, watch it again.
-                    _ => return Ok(None),
-                },
-                Wake::Node { path, event } if path == own_path => match event {
-                    EventType::NodeDeleted => return Ok(Some(Next::Requeue)),
-                    _ => continue,
-                },
-                // A watch of an earlier blocker firing late.
-                Wake::Node { .. } => continue,
-                Wake::Session => return Ok(Some(Next::Relist)),
-                Wake::Cancel => return Err(Error::Cancelled),
-            }
-        }
+/// What `wake` means to a walk waiting for `blocker_path` to go, its own
+/// node being `own_path`.
+fn woken(wake: Wake, blocker_path: &str, own_path: &str) -> Woken {
+    match wake {
+        Wake::Node { path, event } if path == blocker_path => match event {
+            EventType::NodeDeleted => Woken::Next(Next::Gone),
+            EventType::Session => Woken::Next(Next::Relist),
+            // Data changed: still there, watch it again.
+            _ => Woken::Rewatch,
+        },
+        Wake::Node { path, event } if path == own_path => match event {
+            EventType::NodeDeleted => Woken::Next(Next::Requeue),
+            _ => Woken::Ignore,
+        },
+        // A watch of an earlier blocker firing late.
+        Wake::Node { .. } => Woken::Ignore,
+        Wake::Session => Woken::Next(Next::Relist),
+        // `next` returns only this attempt's own cancels, as errors; a
+        // stray one is nothing to act on.
+        Wake::Cancel => Woken::Ignore,
     }
 }
