@@ -26,6 +26,13 @@
 //!   read re-entry and a downgrade on a `ReentrantReadWriteLock`) this
 //!   thread holds already: no server round trip, so well under a
 //!   microsecond; and a first acquire + release, for the ratio to `lock`.
+//! - `background`: `acquire_in_background` + `wait` + release against
+//!   `acquire` + release on the same free lock (the same walk, run by the
+//!   client's driver thread instead of the caller).
+//! - `multi`: a `MultiLock` over 1 and 4 free paths against one lock: the
+//!   creates and listings of every member go out in one write, so 4 paths
+//!   cost one round trip to take (and 4 deletes to release, pipelined by
+//!   the guard's drop only as far as each waits for its confirmation).
 //!
 //! Comparisons with kazoo and Curator in one run come from
 //! `scripts/bench-peers`.
@@ -38,7 +45,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 use zklock::{
-    Client, CreateMode, Lock, ReadLock, ReentrantLock, ReentrantReadWriteLock, Semaphore, WriteLock,
+    Client, CreateMode, Lock, MultiLock, ReadLock, ReentrantLock, ReentrantReadWriteLock,
+    Semaphore, WriteLock,
 };
 
 fn root_client() -> (Client, String) {
@@ -356,11 +364,61 @@ fn reentrant(c: &mut Criterion) {
     g.finish();
 }
 
+fn background(c: &mut Criterion) {
+    let (client, _) = root_client();
+    let mut g = c.benchmark_group("background");
+    let lock = Lock::new(&client, "/background/lock").unwrap();
+    g.bench_function("acquire+release", |b| {
+        b.iter(|| lock.acquire().unwrap().release().unwrap())
+    });
+    g.bench_function("acquire_in_background+wait+release", |b| {
+        b.iter(|| {
+            lock.acquire_in_background()
+                .wait()
+                .unwrap()
+                .release()
+                .unwrap()
+        })
+    });
+    g.finish();
+}
+
+fn multi(c: &mut Criterion) {
+    let (client, _) = root_client();
+    let mut g = c.benchmark_group("multi");
+    let lock = Lock::new(&client, "/multi/0").unwrap();
+    g.bench_function("one_lock", |b| {
+        b.iter(|| lock.acquire().unwrap().release().unwrap())
+    });
+    g.bench_function("one_lock_acquire_only", |b| {
+        b.iter_batched(
+            || (),
+            |()| lock.acquire().unwrap(),
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    for n in [1usize, 4] {
+        let paths: Vec<String> = (0..n).map(|i| format!("/multi/{i}")).collect();
+        let multi = MultiLock::new(&client, &paths).unwrap();
+        g.bench_function(BenchmarkId::new("multi_lock", n), |b| {
+            b.iter(|| multi.acquire().unwrap().release().unwrap())
+        });
+        g.bench_function(BenchmarkId::new("multi_lock_acquire_only", n), |b| {
+            b.iter_batched(
+                || (),
+                |()| multi.acquire().unwrap(),
+                criterion::BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = floor, uncontended, contended, handoff, mixed, session, handles, reentrant
+    targets = floor, uncontended, contended, handoff, mixed, session, handles, reentrant, background, multi
 }
 criterion_main!(benches);

@@ -61,8 +61,8 @@ pub use client::{
 };
 pub use error::{Error, Result};
 pub use lock::{
-    Flavor, Lock, LockGuard, LockInfo, LockState, Pending, ReadLock, ReentrantGuard, ReentrantLock,
-    ReentrantReadWriteLock, Revoke, Semaphore, WriteLock, cleanup,
+    Flavor, Lock, LockGuard, LockInfo, LockState, Member, MultiGuard, MultiLock, Pending, ReadLock,
+    ReentrantGuard, ReentrantLock, ReentrantReadWriteLock, Revoke, Semaphore, WriteLock, cleanup,
 };
 
 /// The connect string the documentation examples use: `ZK_HOSTS`, or

@@ -81,6 +81,8 @@ mod guard;
 mod holds;
 mod identity;
 mod inspection;
+mod multi;
+mod multi_guard;
 pub mod name;
 mod order;
 mod ownership;
@@ -97,6 +99,8 @@ mod walker;
 
 pub use guard::{LockGuard, Releasing};
 pub use inspection::{EntryRole, LockEntry, LockInfo};
+pub use multi::{Member, MultiLock};
+pub use multi_guard::MultiGuard;
 pub use name::Flavor;
 pub use order::is_backward_locking;
 pub use ownership::LockState;

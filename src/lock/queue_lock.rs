@@ -247,6 +247,25 @@ impl<S: Strategy> QueueLock<S> {
         )
     }
 
+    /// Waits until `deadline` (for ever for `None`), unless `stop` says
+    /// otherwise: asked once the attempt is registered, so a cancel of the
+    /// caller's (a [`super::MultiLock`]'s) made before is seen there, and
+    /// one made after reaches the attempt through [`QueueLock::cancel`].
+    pub(crate) fn acquire_until(
+        &self,
+        deadline: Option<Instant>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<LockGuard> {
+        let waiter = self.waiters.enter();
+        if stop() {
+            return Err(Error::Cancelled);
+        }
+        self.check_identifier()?;
+        let config = self.config();
+        let ending = walker::acquire(&config, Wait(deadline), waiter)?.held();
+        Ok(guard_of(&config, ending))
+    }
+
     /// Waits until `deadline` (for ever for `None`). A deadline already
     /// past makes one attempt that does not wait, as zktools' `timeout=0`
     /// and Hazelcast's `tryLock(0)` do.

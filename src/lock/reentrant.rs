@@ -17,7 +17,7 @@ use super::strategy::{Exclusive, Read, Strategy, Write};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A distributed exclusive lock that the holding thread may take again
 /// (Hazelcast's `FencedLock`, Curator's `InterProcessMutex`).
@@ -81,9 +81,12 @@ impl<S: Strategy> std::fmt::Debug for Reentrant<S> {
 }
 
 /// How an acquire waits.
-enum How {
+enum How<'a> {
     Wait(Option<Duration>),
     Try,
+    /// Until a deadline, unless `stop` says otherwise (see
+    /// [`QueueLock::acquire_until`]).
+    Until(Option<Instant>, &'a dyn Fn() -> bool),
 }
 
 impl<S: Strategy> Reentrant<S> {
@@ -101,6 +104,15 @@ impl<S: Strategy> Reentrant<S> {
             holds,
             max_holds: None,
         })
+    }
+
+    /// Another handle sharing this one's holds and attempts.
+    pub(crate) fn twin(&self) -> Self {
+        Reentrant {
+            inner: self.inner.twin(),
+            holds: self.holds.clone(),
+            max_holds: self.max_holds,
+        }
     }
 
     fn map(mut self, f: impl FnOnce(QueueLock<S>) -> QueueLock<S>) -> Self {
@@ -158,7 +170,18 @@ impl<S: Strategy> Reentrant<S> {
         }
     }
 
-    fn enter(&self, how: How) -> Result<Option<ReentrantGuard>> {
+    /// Waits until `deadline` unless `stop` (asked once this attempt can
+    /// hear a cancel) says otherwise: for [`super::MultiLock`].
+    pub(crate) fn acquire_until(
+        &self,
+        deadline: Option<Instant>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<ReentrantGuard> {
+        self.enter(How::Until(deadline, stop))?
+            .ok_or(Error::Timeout)
+    }
+
+    fn enter(&self, how: How<'_>) -> Result<Option<ReentrantGuard>> {
         let side = Self::side();
         let guard = |hold| ReentrantGuard::new(self.holds.clone(), hold, side);
         match self.holds.reenter(side, self.max_holds) {
@@ -176,6 +199,7 @@ impl<S: Strategy> Reentrant<S> {
             How::Wait(None) => Some(self.inner.acquire()?),
             How::Wait(Some(timeout)) => Some(self.inner.acquire_timeout(timeout)?),
             How::Try => self.inner.try_acquire()?,
+            How::Until(deadline, stop) => Some(self.inner.acquire_until(deadline, stop)?),
         };
         let exclusive = side == Side::Exclusive;
         Ok(held.map(|g| guard(self.holds.install(side, g, exclusive))))

@@ -347,7 +347,7 @@ impl Semaphore {
 
     /// Another handle on the same semaphore sharing this one's attempts
     /// and its knowledge of the node (an attempt owns one).
-    fn twin(&self) -> Semaphore {
+    pub(crate) fn twin(&self) -> Semaphore {
         Semaphore {
             client: self.client.clone(),
             path: self.path.clone(),
@@ -362,8 +362,29 @@ impl Semaphore {
 
     /// One attempt in `mode`, run to its end on this thread.
     fn attempt<M: Mode>(&self, mode: &M) -> Result<Outcome<LockGuard, M::Busy>> {
+        self.attempt_unless(mode, &|| false)
+    }
+
+    /// Waits until `deadline` unless `stop` says otherwise (see
+    /// [`super::QueueLock::acquire_until`]).
+    pub(crate) fn acquire_until(
+        &self,
+        deadline: Option<Instant>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<LockGuard> {
+        Ok(self.attempt_unless(&Wait(deadline), stop)?.held())
+    }
+
+    fn attempt_unless<M: Mode>(
+        &self,
+        mode: &M,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Outcome<LockGuard, M::Busy>> {
         let waiter = self.waiters.enter();
         let lock_waiter = self.lock.enter();
+        if stop() {
+            return Err(Error::Cancelled);
+        }
         let mut attempt = SemAttempt::new(self.twin(), *mode, waiter, lock_waiter)?;
         loop {
             if let Poll::Ready(outcome) = attempt.poll()? {
