@@ -5,7 +5,7 @@ use super::cleanup::settle;
 use super::inspection;
 use super::name;
 use super::ownership::{LockState, Ownership};
-use crate::client::scope::{Call, ReplyExt, Target};
+use crate::client::scope::{Call, ReplyExt, Scope, Target};
 use crate::error::{Error, Failure, Result, ZkError};
 use crate::path;
 use crossbeam_channel::Receiver;
@@ -302,6 +302,7 @@ impl LockGuard {
         Releasing {
             settled,
             lost: (was == LockState::Lost).then(|| self.own.node().to_string()),
+            scope: self.own.scope().clone(),
         }
     }
 
@@ -343,7 +344,6 @@ impl Drop for LockGuard {
 }
 
 /// A release under way, from [`LockGuard::release_in_background`].
-#[derive(Debug)]
 #[must_use = "a release goes on without it; keep it to learn when it is confirmed"]
 pub struct Releasing {
     /// Disconnects once the node is gone (the server confirmed the delete,
@@ -351,6 +351,17 @@ pub struct Releasing {
     settled: Receiver<()>,
     /// The node, if the lock was lost before the release.
     lost: Option<String>,
+    /// The session the node belongs to.
+    scope: Scope,
+}
+
+impl std::fmt::Debug for Releasing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Releasing")
+            .field("confirmed", &self.is_confirmed())
+            .field("lost", &self.lost)
+            .finish()
+    }
 }
 
 impl Releasing {
@@ -387,6 +398,16 @@ impl Releasing {
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(Error::Timeout),
             _ => self.outcome(),
         }
+    }
+
+    /// The deadline of a wait for the server: its request timeout.
+    pub(crate) fn request_deadline(&self) -> std::time::Instant {
+        self.scope.request_deadline()
+    }
+
+    /// Waits as a dropped guard does: while connected, a second at most.
+    pub(crate) fn settle(self) {
+        settle(&self.scope, self.settled);
     }
 
     fn outcome(&self) -> Result<()> {

@@ -7,6 +7,7 @@ use super::reentrant_guard::ReentrantGuard;
 use crate::error::Result;
 use parking_lot::Mutex;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A callback to run once.
 type Callback = Box<dyn FnOnce() + Send>;
@@ -161,28 +162,52 @@ impl MultiGuard {
         }
     }
 
-    /// Releases every lock, in the reverse of the order they were taken
-    /// in, each confirmed by the server.
+    /// Releases every lock and waits for the server to confirm it. The
+    /// deletes are sent in the reverse of the order the locks were taken
+    /// in, without waiting for each other (one round trip for the lot, on
+    /// one client).
     ///
     /// # Errors
     /// The first failure (every lock is released whatever happens; see
-    /// [`LockGuard::release`]).
+    /// [`LockGuard::release`]); [`crate::Error::Timeout`] if the server did
+    /// not confirm within its request timeout (the client goes on deleting).
     pub fn release(mut self) -> Result<()> {
         let mut first = Ok(());
-        while let Some((_, g)) = self.guards.pop() {
-            let r = g.release();
+        let mut note = |r: Result<()>| {
             if first.is_ok() {
                 first = r;
             }
+        };
+        let mut releasing = Vec::new();
+        while let Some((_, g)) = self.guards.pop() {
+            match g {
+                MemberGuard::Plain(g) => releasing.push(g.release_in_background()),
+                other => note(other.release()),
+            }
+        }
+        for r in releasing {
+            let left = r
+                .request_deadline()
+                .saturating_duration_since(Instant::now());
+            note(r.wait_timeout(left));
         }
         first
     }
 }
 
 impl Drop for MultiGuard {
+    /// As [`MultiGuard::release`], waiting as a dropped [`LockGuard`] does
+    /// (while connected, a second at most), and reporting nothing.
     fn drop(&mut self) {
+        let mut releasing = Vec::new();
         while let Some((_, g)) = self.guards.pop() {
-            drop(g);
+            match g {
+                MemberGuard::Plain(g) => releasing.push(g.release_in_background()),
+                other => drop(other),
+            }
+        }
+        for r in releasing {
+            r.settle();
         }
     }
 }
