@@ -13,7 +13,12 @@
 //! a [`ReentrantLock`] (or a `ReentrantReadWriteLock`'s read side) entered
 //! again at once and held through the nested guard, or a writer that
 //! downgrades to the read side and reads on, logged as one writer's
-//! interval (nobody may enter until its read is released). Every holder checks its guard before each
+//! interval (nobody may enter until its read is released). One in eight
+//! takes its lock (or lease) in the background and waits for the `Pending`
+//! (abandoning it by drop or cancel when its deadline runs out), and one in
+//! eight takes two locks as one `MultiLock`: `/lock` and `/lock-b`, named
+//! in both orders by different threads, or a write lock and a lease; each
+//! resource is logged and checked as any other holder's. Every holder checks its guard before each
 //! record it appends to a shared log outside ZooKeeper (`O_APPEND`, one line
 //! per write) and stops writing once told its lock is lost, as a real holder
 //! would stop touching the resource it guards.
@@ -66,8 +71,8 @@ use support::holders::{REMOVED, REMOVING, Rec, check, fenced, read_log, record};
 use support::{Ensemble, Proxy};
 use zklock::lock::{Reentrant, Strategy};
 use zklock::{
-    Client, Lock, LockGuard, ReadLock, ReentrantGuard, ReentrantLock, ReentrantReadWriteLock,
-    Revoke, Semaphore, WriteLock,
+    Client, Error, Lock, LockGuard, Member, MultiGuard, MultiLock, Pending, ReadLock,
+    ReentrantGuard, ReentrantLock, ReentrantReadWriteLock, Revoke, Semaphore, WriteLock,
 };
 
 /// The workers' session timeout.
@@ -82,7 +87,7 @@ const LEASES: usize = 2;
 /// How long a burst (abandoned acquires, revocations) lasts.
 const BURST_FOR: Duration = Duration::from_secs(3);
 /// The directories the workers' recipes write to.
-const DIRS: [&str; 4] = ["/lock", "/rw", "/sem", "/sem-__lock__"];
+const DIRS: [&str; 5] = ["/lock", "/lock-b", "/rw", "/sem", "/sem-__lock__"];
 
 fn now_ms() -> u128 {
     SystemTime::now()
@@ -281,6 +286,10 @@ struct Handles {
     write_rv: [WriteLock; 2],
     reentrant: ReentrantLock,
     reentrant_rw: ReentrantReadWriteLock,
+    /// `/lock` and `/lock-b`, named in both orders (the exclusive run).
+    multi: [MultiLock; 2],
+    /// `/rw`'s write side and a `/sem` lease (the shared run).
+    multi_shared: MultiLock,
 }
 
 impl Handles {
@@ -320,6 +329,18 @@ impl Handles {
             reentrant_rw: ReentrantReadWriteLock::new(client, "/rw")
                 .unwrap()
                 .identifier(me),
+            multi: [["/lock", "/lock-b"], ["/lock-b", "/lock"]].map(|paths| {
+                MultiLock::of(paths.map(|p| Lock::new(client, p).unwrap().identifier(me))).unwrap()
+            }),
+            multi_shared: MultiLock::of([
+                Member::from(write(None)),
+                Member::from(
+                    Semaphore::new(client, "/sem", LEASES as u32)
+                        .unwrap()
+                        .identifier(me),
+                ),
+            ])
+            .unwrap(),
         }
     }
 
@@ -329,6 +350,10 @@ impl Handles {
         self.write.cancel();
         self.sem.cancel();
         self.reentrant.cancel();
+        self.multi_shared.cancel();
+        for m in &self.multi {
+            m.cancel();
+        }
         self.reentrant_rw.read_lock().cancel();
         self.reentrant_rw.write_lock().cancel();
         for i in 0..2 {
@@ -485,6 +510,39 @@ fn worker(spec: &str) {
                         }
                         continue;
                     }
+                    // One in eight takes the lock in the background, one
+                    // in eight takes two locks as one.
+                    if rv.is_none() && i % 8 == 1 {
+                        let holder = format!("{holder}.bg");
+                        let (resource, role, acquired) = if !shared {
+                            ("lock", "x", take_in_background(&h.lock, deadline, i))
+                        } else {
+                            ("sem", "s", take_in_background(&h.sem, deadline, i))
+                        };
+                        if let Ok(g) = acquired {
+                            hold(&g, &log, resource, role, &holder, work);
+                        }
+                        continue;
+                    }
+                    if rv.is_none() && i % 8 == 5 {
+                        let holder = format!("{holder}.multi");
+                        // Tokens come in the order the paths were given.
+                        let (multi, held) = if !shared && t % 2 == 0 {
+                            (&h.multi[0], [("lock", "x"), ("lock-b", "x")])
+                        } else if !shared {
+                            (&h.multi[1], [("lock-b", "x"), ("lock", "x")])
+                        } else {
+                            (&h.multi_shared, [("rw", "w"), ("sem", "s")])
+                        };
+                        let acquired = match deadline {
+                            Some(d) => multi.acquire_timeout(d),
+                            None => multi.acquire(),
+                        };
+                        if let Ok(g) = acquired {
+                            hold_multi(&g, &log, held, &holder, work);
+                        }
+                        continue;
+                    }
                     let (resource, role, acquired) = if !shared {
                         let l = rv.map_or(&h.lock, |k| &h.lock_rv[k]);
                         ("lock", "x", take(l, deadline))
@@ -540,6 +598,64 @@ impl Acquire for Semaphore {
     }
     fn acquire_timeout(&self, d: Duration) -> zklock::Result<LockGuard> {
         Semaphore::acquire_timeout(self, d)
+    }
+}
+
+/// Acquires in the background and waits for it: as long as it takes, or
+/// until `deadline` runs out; then (in turn) abandons the attempt by
+/// dropping it, or cancels it and takes the guard if it won the race.
+fn take_in_background(
+    l: &impl Background,
+    deadline: Option<Duration>,
+    i: u64,
+) -> zklock::Result<LockGuard> {
+    let mut pending = l.acquire_in_background();
+    let Some(d) = deadline else {
+        return pending.wait();
+    };
+    match pending.wait_timeout(d) {
+        Err(Error::Timeout) if i % 16 == 1 => pending.cancel().ok_or(Error::Cancelled),
+        other => other, // dropping a pending attempt abandons it
+    }
+}
+
+/// Background acquisition, for every kind a worker uses it with.
+trait Background {
+    fn acquire_in_background(&self) -> Pending;
+}
+
+impl Background for Lock {
+    fn acquire_in_background(&self) -> Pending {
+        Lock::acquire_in_background(self)
+    }
+}
+
+impl Background for Semaphore {
+    fn acquire_in_background(&self) -> Pending {
+        Semaphore::acquire_in_background(self)
+    }
+}
+
+/// Holds every lock of `g` for a moment, logging enter and exit on each
+/// resource (with that lock's token), each only after the guard says every
+/// lock is still held.
+fn hold_multi(g: &MultiGuard, log: &Path, held: [(&str, &str); 2], holder: &str, work_ms: u64) {
+    let Ok(tokens) = g.fencing_tokens() else {
+        return;
+    };
+    if g.check().is_err() {
+        return;
+    }
+    for ((resource, role), token) in held.iter().zip(&tokens) {
+        record(log, resource, role, "enter", holder, *token);
+    }
+    // The work the locks protect (a workload, not synchronisation).
+    std::thread::sleep(Duration::from_millis(work_ms));
+    if g.check().is_err() {
+        return;
+    }
+    for ((resource, role), token) in held.iter().zip(&tokens) {
+        record(log, resource, role, "exit", holder, *token);
     }
 }
 
@@ -1260,10 +1376,13 @@ fn finish_run(c: &mut Cluster, tally: &mut Tally) {
             .count()
     };
     println!(
-        "chaos: {} run: {} holds through a nested reentrant guard, {} downgrades",
+        "chaos: {} run: {} holds through a nested reentrant guard, {} downgrades, \
+         {} background acquires, {} multi-lock holds",
         c.run.name(),
         entered(".nested"),
-        entered(".downgrade")
+        entered(".downgrade"),
+        entered(".bg"),
+        entered(".multi") / 2
     );
     tally.fenced_off += refused;
     let (acquisitions, violations) = check(&recs, LEASES);
