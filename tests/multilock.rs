@@ -195,3 +195,30 @@ fn opposite_orders_from_8_threads_never_deadlock_nor_overlap() {
     assert!(n > 8, "{n}");
     assert_eq!(children(&c1, "/o/a") + children(&c1, "/o/b"), 0);
 }
+
+/// A round of tries is bounded by the request timeout; an acquire with no
+/// deadline waits through a longer outage (the session survives it), as a
+/// single lock's acquire does, and takes every lock once it is back.
+#[test]
+fn an_acquire_waits_through_an_outage_longer_than_the_request_timeout() {
+    let root = support::fresh_root();
+    let proxy = support::Proxy::new(&support::first_host());
+    let c = Client::builder(&format!("{}{root}", proxy.addr()))
+        .session_timeout(Duration::from_secs(8))
+        .request_timeout(Duration::from_millis(500))
+        .connect()
+        .unwrap();
+    let multi = Arc::new(MultiLock::new(&c, ["/w/a", "/w/b"]).unwrap());
+    proxy.freeze();
+    let m = multi.clone();
+    let waiter = std::thread::spawn(move || m.acquire().map(|g| g.fencing_tokens().unwrap()));
+    // Longer than the request timeout, shorter than the session timeout.
+    std::thread::sleep(Duration::from_millis(1500)); // the outage (a fault, not synchronisation)
+    proxy.unfreeze();
+    let tokens = waiter.join().unwrap().expect("acquired after the outage");
+    assert_eq!(tokens.len(), 2);
+    let observer = support::observer(&root);
+    wait_until(WAIT, "the locks released", || {
+        children(&observer, "/w/a") + children(&observer, "/w/b") == 0
+    });
+}

@@ -1,5 +1,7 @@
 //! The lock recipes: [`Lock`], [`ReadLock`], [`WriteLock`], [`Semaphore`],
-//! and the reentrant [`ReentrantLock`] and [`ReentrantReadWriteLock`].
+//! the reentrant [`ReentrantLock`] and [`ReentrantReadWriteLock`], and
+//! [`MultiLock`] (several locks as one); acquired blocking, or in the
+//! background ([`Pending`]).
 //!
 //! All three lock kinds are one front, [`QueueLock`], over one queue walker,
 //! told apart by a small [`Strategy`] (as lock_api's `Mutex` is one front
@@ -72,7 +74,12 @@
 //!   guards share, and the re-entry, downgrade and upgrade rules;
 //!   `reentrant_guard`: [`ReentrantGuard`].
 //! - `order`: the one global order for taking several locks, and
-//!   [`is_backward_locking`].
+//!   [`is_backward_locking`]; `multi`: [`MultiLock`] and its [`Member`]s, all
+//!   or nothing in that order; `multi_guard`: [`MultiGuard`].
+//! - `pending`: [`Pending`], a background acquire as its caller holds it,
+//!   and `acquire_then`'s delivery; `driver`: the one thread per client that
+//!   polls every background attempt (the walker's state machine, parked
+//!   while it waits).
 
 mod attempt;
 mod cleanup;

@@ -360,7 +360,18 @@ impl MultiLock {
             if stop() {
                 return Err(Error::Cancelled); // `held` is dropped: released
             }
-            let busy = self.try_from(from, deadline, &mut held)?;
+            let (taken, busy) = match self.try_from(from, deadline) {
+                // A round of tries is bounded by a request timeout; an
+                // acquire that may wait longer waits through a connection
+                // loss by trying again (what this round took is released).
+                Err(Error::Timeout) if wait && deadline.is_none_or(|d| Instant::now() < d) => {
+                    continue;
+                }
+                other => other?,
+            };
+            for (i, g) in taken {
+                held[i] = Some(g);
+            }
             let Some(busy) = busy else { break };
             if !wait {
                 return Ok(None); // `held` is dropped: released
@@ -378,29 +389,30 @@ impl MultiLock {
         Ok(Some(MultiGuard::new(guards, self.members.len())))
     }
 
-    /// Tries members `order[from..]` at once (pipelined) and keeps those
-    /// before the first busy one, whose position it returns; the others
-    /// are let go.
+    /// Tries members `order[from..]` at once (pipelined): the locks taken
+    /// before the first busy member (by member index), and that member's
+    /// position in the order. Locks after it are let go; on an error, every
+    /// lock this round took is.
     fn try_from(
         &self,
         from: usize,
         deadline: Option<Instant>,
-        held: &mut [Option<MemberGuard>],
-    ) -> Result<Option<usize>> {
+    ) -> Result<(Vec<(usize, MemberGuard)>, Option<usize>)> {
         let started = self.order[from..]
             .iter()
             .map(|&i| self.members[i].0.start_try(deadline))
             .collect::<Result<Vec<_>>>()?;
+        let mut taken = Vec::new();
         let mut busy = None;
         for (pos, try_) in (from..).zip(started) {
             match (try_.finish()?, busy) {
-                (Some(g), None) => held[self.order[pos]] = Some(g),
+                (Some(g), None) => taken.push((self.order[pos], g)),
                 (Some(g), Some(_)) => drop(g), // after a busy member: let go
                 (None, None) => busy = Some(pos),
                 (None, Some(_)) => {}
             }
         }
         log::trace!("zklock: multi-lock tried from {from}: busy at {busy:?}");
-        Ok(busy)
+        Ok((taken, busy))
     }
 }
