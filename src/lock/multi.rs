@@ -205,6 +205,10 @@ impl<S: Strategy> From<Reentrant<S>> for Member {
     }
 }
 
+/// What a round of tries took (by member index), and the position in the
+/// order of the first busy member.
+type Round = (Vec<(usize, MemberGuard)>, Option<usize>);
+
 /// Several locks taken as one: all of them, or none.
 ///
 /// ```
@@ -393,11 +397,7 @@ impl MultiLock {
     /// before the first busy member (by member index), and that member's
     /// position in the order. Locks after it are let go; on an error, every
     /// lock this round took is.
-    fn try_from(
-        &self,
-        from: usize,
-        deadline: Option<Instant>,
-    ) -> Result<(Vec<(usize, MemberGuard)>, Option<usize>)> {
+    fn try_from(&self, from: usize, deadline: Option<Instant>) -> Result<Round> {
         let started = self.order[from..]
             .iter()
             .map(|&i| self.members[i].0.start_try(deadline))
