@@ -33,6 +33,14 @@ pub(crate) fn check_identifier(scope: &Scope, path: &str, id: &[u8]) -> Result<(
     Ok(())
 }
 
+/// The session an attempt on `path` starting now runs in, once the
+/// identifier `id` is known to fit.
+pub(crate) fn attempt_scope(client: &Client, path: &str, id: &[u8]) -> Result<Scope> {
+    let scope = client.scope().map_err(|f| f.into_error(path))?;
+    check_identifier(&scope, path, id)?;
+    Ok(scope)
+}
+
 /// Lists a lock directory and reads every contender's identifier, in queue
 /// order, in one round trip for all of them.
 pub(crate) fn contender_identifiers(

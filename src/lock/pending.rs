@@ -141,13 +141,13 @@ impl<St: Steps> Task for Job<St> {
 /// register its waiter with.
 fn spawn<St: Steps>(
     scope: Result<Scope>,
-    make: impl FnOnce(&Scope, Notify) -> Result<St>,
+    make: impl FnOnce(Notify) -> Result<St>,
     deliver: Deliver,
 ) -> Option<Canceller> {
     let started = scope.and_then(|scope| {
         let driver = Driver::of(&scope);
         let (id, notify) = driver.register().map_err(no_thread)?;
-        Ok((driver, id, make(&scope, notify)?))
+        Ok((driver, id, make(notify)?))
     });
     let (driver, id, steps) = match started {
         Ok(s) => s,
@@ -175,7 +175,7 @@ fn no_thread(e: std::io::Error) -> Error {
 /// Starts a background attempt; what it ends with is the [`Pending`]'s.
 pub(crate) fn pending<St: Steps>(
     scope: Result<Scope>,
-    make: impl FnOnce(&Scope, Notify) -> Result<St>,
+    make: impl FnOnce(Notify) -> Result<St>,
 ) -> Pending {
     let (tx, ready) = crossbeam_channel::bounded(1);
     let slot = Arc::new(Slot {
@@ -196,7 +196,7 @@ pub(crate) fn pending<St: Steps>(
 /// on the calling thread).
 pub(crate) fn then<St: Steps>(
     scope: Result<Scope>,
-    make: impl FnOnce(&Scope, Notify) -> Result<St>,
+    make: impl FnOnce(Notify) -> Result<St>,
     f: impl FnOnce(Result<LockGuard>) + Send + 'static,
 ) {
     match scope {

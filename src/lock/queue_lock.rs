@@ -4,7 +4,7 @@
 
 use super::attempt::{Mode, Outcome, Try, Wait};
 use super::guard::{Held, LockGuard};
-use super::identity::{check_identifier, contender_identifiers, default_identifier};
+use super::identity::{attempt_scope, contender_identifiers, default_identifier};
 use super::inspection::{self, LockInfo};
 use super::name::Flavor;
 use super::pending::{self, Pending, Steps};
@@ -328,7 +328,7 @@ impl<S: Strategy> QueueLock<S> {
     /// (see the README's "Background acquisition"). [`QueueLock::cancel`]
     /// cancels it too.
     pub fn acquire_in_background(&self) -> Pending {
-        pending::pending(self.scope(), |_, notify| self.background(notify))
+        pending::pending(self.scope(), |notify| self.background(notify))
     }
 
     /// Starts an acquire in the background; `f` runs on the client's
@@ -350,15 +350,13 @@ impl<S: Strategy> QueueLock<S> {
     /// # Ok(()) }
     /// ```
     pub fn acquire_then(&self, f: impl FnOnce(Result<LockGuard>) + Send + 'static) {
-        pending::then(self.scope(), |_, notify| self.background(notify), f);
+        pending::then(self.scope(), |notify| self.background(notify), f);
     }
 
-    /// The session an attempt starting now runs in, once the identifier is
-    /// known to fit.
+    /// The session an attempt starting now runs in (see
+    /// [`attempt_scope`]).
     fn scope(&self) -> Result<Scope> {
-        let scope = self.client.scope().map_err(|f| f.into_error(&self.path))?;
-        check_identifier(&scope, &self.path, &self.identifier)?;
-        Ok(scope)
+        attempt_scope(&self.client, &self.path, &self.identifier)
     }
 
     /// A background attempt, its wake-ups also going to `notify`.

@@ -21,7 +21,7 @@
 use super::attempt::{Attempt, Mode, Outcome, Try, Wait, stop};
 use super::cleanup::Claim;
 use super::guard::{Held, LockGuard};
-use super::identity::{check_identifier, default_identifier, read_identifiers};
+use super::identity::{attempt_scope, check_identifier, default_identifier, read_identifiers};
 use super::inspection::{self, EntryRole, LockInfo};
 use super::name::Flavor;
 use super::pending::{self, Pending, Steps};
@@ -396,19 +396,19 @@ impl Semaphore {
     /// Starts taking a lease in the background and returns at once; see
     /// [`super::QueueLock::acquire_in_background`].
     pub fn acquire_in_background(&self) -> Pending {
-        pending::pending(self.scope(), |_, notify| self.background(notify))
+        pending::pending(self.scope(), |notify| self.background(notify))
     }
 
     /// Starts taking a lease in the background; `f` runs on the client's
     /// callback thread when it ends. See [`super::QueueLock::acquire_then`].
     pub fn acquire_then(&self, f: impl FnOnce(Result<LockGuard>) + Send + 'static) {
-        pending::then(self.scope(), |_, notify| self.background(notify), f);
+        pending::then(self.scope(), |notify| self.background(notify), f);
     }
 
+    /// The session an attempt starting now runs in (see
+    /// [`attempt_scope`]).
     fn scope(&self) -> Result<Scope> {
-        let scope = self.client.scope().map_err(|f| f.into_error(&self.path))?;
-        check_identifier(&scope, &self.path, &self.identifier)?;
-        Ok(scope)
+        attempt_scope(&self.client, &self.path, &self.identifier)
     }
 
     fn background(&self, notify: Notify) -> Result<SemAttempt<Wait>> {
