@@ -286,7 +286,7 @@ impl Client {
         // The recipes' way (one pipelined round trip, see `scope::Lineage`),
         // tried again (three times at most) only when an ancestor went
         // again meanwhile (a container reaped between two creates).
-        let lineage = scope::Lineage::new(path, mode);
+        let lineage = scope::Lineage::new(path, mode, &Acl::open_unsafe());
         let deadline = self.default_deadline();
         let mut tries = 0;
         loop {

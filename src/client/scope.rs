@@ -12,7 +12,8 @@ use super::events::Watcher;
 pub(crate) use super::outbound::Call;
 use super::proto::{Request, Response};
 use super::shared::Shared;
-use super::types::{Acl, CreateMode, Stat, WatchedEvent};
+pub(crate) use super::types::Acl;
+use super::types::{CreateMode, Stat, WatchedEvent};
 use crate::error::{Failure, ZkError};
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
@@ -139,12 +140,12 @@ impl Scope {
 
 /// The calls the recipes make.
 impl Call {
-    /// Creates `path` with the open ACL.
-    pub fn create(path: String, data: Vec<u8>, mode: CreateMode) -> Call {
+    /// Creates `path` with `acl`.
+    pub fn create(path: String, data: Vec<u8>, mode: CreateMode, acl: &[Acl]) -> Call {
         Call::new(Request::Create {
             path,
             data,
-            acl: Acl::open_unsafe(),
+            acl: acl.to_vec(),
             mode,
         })
     }
@@ -286,6 +287,7 @@ impl ReplyExt for Reply {
 pub(crate) struct Lineage {
     chain: Vec<String>,
     mode: CreateMode,
+    acl: Vec<Acl>,
 }
 
 /// What a [`Lineage`]'s replies say.
@@ -300,14 +302,16 @@ pub(crate) enum Verdict {
 }
 
 impl Lineage {
-    /// `path` and its ancestors below the root, created as `mode` nodes.
-    pub fn new(path: &str, mode: CreateMode) -> Lineage {
+    /// `path` and its ancestors below the root, created as `mode` nodes
+    /// with `acl`.
+    pub fn new(path: &str, mode: CreateMode, acl: &[Acl]) -> Lineage {
         Lineage {
             chain: crate::path::lineage(path)
                 .into_iter()
                 .map(String::from)
                 .collect(),
             mode,
+            acl: acl.to_vec(),
         }
     }
 
@@ -315,7 +319,7 @@ impl Lineage {
     pub fn calls(&self) -> Vec<Call> {
         self.chain
             .iter()
-            .map(|p| Call::create(p.clone(), Vec::new(), self.mode))
+            .map(|p| Call::create(p.clone(), Vec::new(), self.mode, &self.acl))
             .collect()
     }
 

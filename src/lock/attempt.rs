@@ -9,7 +9,7 @@
 
 use super::wait::{Stop, Waiter};
 use crate::client::CreateMode;
-use crate::client::scope::{Call, EpochStatus, Lineage, Reply, ReplyRx, Scope, Verdict};
+use crate::client::scope::{Acl, Call, EpochStatus, Lineage, Reply, ReplyRx, Scope, Verdict};
 use crate::error::{Error, Failure, Result, ZkError};
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
@@ -210,11 +210,11 @@ impl Attempt {
     }
 
     /// Creates `path` and its missing ancestors as `mode` nodes (container
-    /// or persistent), within the attempt's deadline and cancellable: one
+    /// or persistent) with `acl`, within the attempt's deadline and cancellable: one
     /// pipelined round trip per try (see [`Lineage`]); a missing chroot is
     /// [`Error::ChrootMissing`], `NoAuth` names the ancestor.
-    pub fn ensure_parents(&mut self, path: &str, mode: CreateMode) -> Result<()> {
-        let lineage = Lineage::new(path, mode);
+    pub fn ensure_parents(&mut self, path: &str, mode: CreateMode, acl: &[Acl]) -> Result<()> {
+        let lineage = Lineage::new(path, mode, acl);
         loop {
             self.connected()?;
             let replies = self.round_trip_vec(lineage.calls())?;

@@ -14,7 +14,7 @@ use super::strategy::{Exclusive, Read, Strategy, Write};
 use super::wait::{Canceller, Notify, Waiters};
 use super::walker::{self, Acquired, Config, WalkState};
 use crate::client::scope::Scope;
-use crate::client::{Client, CreateMode};
+use crate::client::{Acl, Client, CreateMode};
 use crate::error::{Error, Result};
 use crate::path;
 use std::marker::PhantomData;
@@ -55,6 +55,7 @@ pub struct QueueLock<S: Strategy> {
     /// How missing ancestors of the path are created.
     parents: CreateMode,
     revoke: Option<Revoke>,
+    acl: Vec<Acl>,
     waiters: Arc<Waiters>,
     _strategy: PhantomData<S>,
 }
@@ -88,6 +89,7 @@ impl<S: Strategy> QueueLock<S> {
             flavor: Flavor::Kazoo,
             extra: Vec::new(),
             revoke: None,
+            acl: Acl::open_unsafe(),
             parents: CreateMode::Container,
             waiters: Waiters::new(client),
             _strategy: PhantomData,
@@ -166,6 +168,29 @@ impl<S: Strategy> QueueLock<S> {
         self
     }
 
+    /// The ACL of the nodes this handle creates: its contender nodes and
+    /// the missing directories above them (default: open to anyone,
+    /// ZooKeeper's `OPEN_ACL_UNSAFE`). With a digest ACL (or
+    /// [`Acl::creator_all`] and digest auth), a client without the right
+    /// credentials cannot delete, revoke or clear the lock: it gets
+    /// [`Error::ZooKeeper`] `NoAuth`. See the README's "Securing locks with
+    /// ACLs".
+    ///
+    /// ```
+    /// # fn main() -> zklock::Result<()> {
+    /// use zklock::{Acl, Client, Lock, perms};
+    /// # let hosts = zklock::doc_hosts();
+    /// let client = Client::builder(&hosts).digest_auth("billing", "s3cret").connect()?;
+    /// let lock = Lock::new(&client, "/zklock-doc/secured/ledger")?
+    ///     .acl(vec![Acl::digest("billing", "s3cret", perms::ALL)]);
+    /// drop(lock.acquire()?);
+    /// # Ok(()) }
+    /// ```
+    pub fn acl(mut self, acl: Vec<Acl>) -> Self {
+        self.acl = acl;
+        self
+    }
+
     /// Whether contender nodes are ephemeral (the default). A persistent
     /// lock (`false`) survives the end of its session and the process: it
     /// is held until a guard releases it or someone deletes its node, so
@@ -197,6 +222,7 @@ impl<S: Strategy> QueueLock<S> {
             extra: self.extra.clone(),
             parents: self.parents,
             revoke: self.revoke,
+            acl: self.acl.clone(),
             waiters: self.waiters.clone(),
             _strategy: PhantomData,
         }
@@ -227,6 +253,7 @@ impl<S: Strategy> QueueLock<S> {
             revoke: self
                 .revoke
                 .map(|how| (how, revocation::marker(self.flavor))),
+            acl: self.acl.clone(),
         }
     }
 

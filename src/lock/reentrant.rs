@@ -14,7 +14,7 @@ use super::queue_lock::QueueLock;
 use super::reentrant_guard::ReentrantGuard;
 use super::revocation::Revoke;
 use super::strategy::{Exclusive, Read, Strategy, Write};
-use crate::client::Client;
+use crate::client::{Acl, Client};
 use crate::error::{Error, Result};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -125,6 +125,11 @@ impl<S: Strategy> Reentrant<S> {
     pub fn identifier(self, identifier: impl Into<String>) -> Self {
         let identifier = identifier.into();
         self.map(|l| l.identifier(identifier))
+    }
+
+    /// The ACL of the nodes this handle creates (see [`QueueLock::acl`]).
+    pub fn acl(self, acl: Vec<Acl>) -> Self {
+        self.map(|l| l.acl(acl))
     }
 
     /// Whether contender nodes are ephemeral (see [`QueueLock::ephemeral`]).
@@ -405,6 +410,12 @@ impl ReentrantReadWriteLock {
         let identifier = identifier.into();
         let i = identifier.clone();
         self.both(|r| r.identifier(identifier), |w| w.identifier(i))
+    }
+
+    /// The ACL of both sides' nodes (see [`QueueLock::acl`]).
+    pub fn acl(self, acl: Vec<Acl>) -> Self {
+        let a = acl.clone();
+        self.both(|r| r.acl(acl), |w| w.acl(a))
     }
 
     /// Whether both sides' nodes are ephemeral (the default).

@@ -32,7 +32,7 @@ use super::wait::{Canceller, Notify, Waiter, Waiters, Wake};
 use super::walker::{self, Config, WalkState};
 use crate::client::scope::{Call, ReplyExt};
 use crate::client::scope::{EpochStatus, Scope};
-use crate::client::{Client, CreateMode, Stat};
+use crate::client::{Acl, Client, CreateMode, Stat};
 use crate::error::{Error, Failure, Result, ZkError};
 use crate::path;
 use parking_lot::Mutex;
@@ -64,6 +64,8 @@ pub struct Semaphore {
     waiters: Arc<Waiters>,
     /// Whether this handle has seen the semaphore node agree with it.
     node_checked: Arc<Mutex<bool>>,
+    /// The ACL of every node this handle creates.
+    acl: Vec<Acl>,
 }
 
 impl std::fmt::Debug for Semaphore {
@@ -101,6 +103,7 @@ impl Semaphore {
             flavor: Flavor::Kazoo,
             waiters: Waiters::new(client),
             node_checked: Arc::new(Mutex::new(false)),
+            acl: Acl::open_unsafe(),
         })
     }
 
@@ -121,9 +124,18 @@ impl Semaphore {
         let id = String::from_utf8_lossy(&self.identifier).into_owned();
         // Cannot fail: `new` validated the path the internal lock derives from.
         if let Ok(lock) = internal_lock(&self.client, &self.path, flavor, &id) {
-            self.lock = lock;
+            self.lock = lock.acl(self.acl.clone());
             self.flavor = flavor;
         }
+        self
+    }
+
+    /// The ACL of every node this handle creates: the semaphore node, the
+    /// leases, the internal lock's nodes and the missing directories (see
+    /// [`super::QueueLock::acl`]).
+    pub fn acl(mut self, acl: Vec<Acl>) -> Self {
+        self.lock = self.lock.acl(acl.clone());
+        self.acl = acl;
         self
     }
 
@@ -279,14 +291,18 @@ impl Semaphore {
             at.connected()?;
             // Create it, and read it in case it exists: one round trip.
             let count = self.max_leases.to_string().into_bytes();
-            let create = Call::create(self.path.clone(), count, CreateMode::Persistent);
+            let create = Call::create(self.path.clone(), count, CreateMode::Persistent, &self.acl);
             let [created, read] = at.round_trip([create, Call::get_data(&self.path)])?;
             match created.done() {
                 Ok(()) => break,
                 Err(Failure::Server(ZkError::NodeExists)) => {}
                 Err(f) => {
                     if let Failure::Server(ZkError::NoNode) = at.retryable(f, &self.path)? {
-                        at.ensure_parents(path::parent(&self.path), CreateMode::Container)?;
+                        at.ensure_parents(
+                            path::parent(&self.path),
+                            CreateMode::Container,
+                            &self.acl,
+                        )?;
                     }
                     continue;
                 }
@@ -357,6 +373,7 @@ impl Semaphore {
             lock: self.lock.twin(),
             waiters: self.waiters.clone(),
             node_checked: self.node_checked.clone(),
+            acl: self.acl.clone(),
         }
     }
 
@@ -530,7 +547,12 @@ impl Semaphore {
             Flavor::Kazoo => CreateMode::Ephemeral,
             Flavor::Curator => CreateMode::EphemeralSequential,
         };
-        let create = Call::create(claim.create_path(), self.identifier.clone(), mode);
+        let create = Call::create(
+            claim.create_path(),
+            self.identifier.clone(),
+            mode,
+            &self.acl,
+        );
         let dir = self.lease_dir();
         claim.sending();
         match at.call(create)?.created() {
@@ -543,7 +565,7 @@ impl Semaphore {
                 }
                 match at.retryable(f, &dir)? {
                     Failure::Server(ZkError::NoNode) if self.flavor == Flavor::Curator => {
-                        at.ensure_parents(&dir, CreateMode::Container)?;
+                        at.ensure_parents(&dir, CreateMode::Container, &self.acl)?;
                     }
                     Failure::Server(ZkError::NoNode) => return Err(no_node(&dir)),
                     _ => {}

@@ -47,7 +47,7 @@ use super::ownership::Ownership;
 use super::revocation::{self, Revoke};
 use super::strategy::{self, Decision};
 use super::wait::{Canceller, Waiter, Wake};
-use crate::client::scope::{Call, EpochStatus, ReplyExt, ReplyRx};
+use crate::client::scope::{Acl, Call, EpochStatus, ReplyExt, ReplyRx};
 use crate::client::{Client, CreateMode, EventType};
 use crate::error::{Failure, Result, ZkError};
 use crate::path;
@@ -79,6 +79,8 @@ pub(crate) struct Config {
     /// Whether (and how) to revoke the contenders that block an acquire
     /// before waiting for them, and the request to write.
     pub revoke: Option<(Revoke, &'static [u8])>,
+    /// The ACL of the contender nodes and of the directories created.
+    pub acl: Vec<Acl>,
 }
 
 /// A lock just acquired: the ownership of its node, and the node's
@@ -219,7 +221,7 @@ fn create_call(config: &Config, claim: &Claim) -> Call {
     } else {
         CreateMode::PersistentSequential
     };
-    Call::create(claim.create_path(), config.data.clone(), mode)
+    Call::create(claim.create_path(), config.data.clone(), mode, &config.acl)
 }
 
 impl<M: Mode> Walk<'_, M> {
@@ -290,15 +292,35 @@ impl<M: Mode> Walk<'_, M> {
                 if matches!(f, Failure::Server(_) | Failure::TooLarge(_)) {
                     self.st.claim.absent(); // the server refused it
                 }
+                if f == Failure::Server(ZkError::NoAuth) {
+                    self.leave_nothing();
+                }
                 if let Failure::Server(ZkError::NoNode) =
                     self.st.at.retryable(f, &self.config.dir)?
                 {
-                    self.st
-                        .at
-                        .ensure_parents(&self.config.dir, self.config.parents)?;
+                    self.st.at.ensure_parents(
+                        &self.config.dir,
+                        self.config.parents,
+                        &self.config.acl,
+                    )?;
                 }
                 Ok(None)
             }
+        }
+    }
+
+    /// Our ACL keeps us out of the directory (an ACL that locks out its own
+    /// creator): delete it if it is empty, so a directory this attempt made
+    /// is not left behind (the server refuses if anyone is queued in it, or
+    /// if we may not delete it either).
+    fn leave_nothing(&mut self) {
+        let delete = Call::delete(&self.config.dir);
+        if let Ok(reply) = self.st.at.call(delete) {
+            log::debug!(
+                "zklock: {} refused us; deleting it if empty: {:?}",
+                self.config.dir,
+                reply.done()
+            );
         }
     }
 

@@ -1,0 +1,87 @@
+//! ACLs on every lock kind, against a real server: a digest-protected lock
+//! cannot be deleted, revoked or cleared by a client without the
+//! credentials (`NoAuth`, a typed error), while its owner can; an ACL that
+//! locks out its own creator fails the acquire and leaves nothing behind.
+
+mod support;
+
+use support::hosts;
+use zklock::{Acl, Client, Error, Lock, Semaphore, ZkError, perms};
+
+fn secured_root() -> (Client, Client, String) {
+    let root = support::fresh_root();
+    let owner = Client::builder(&format!("{}{root}", hosts()))
+        .digest_auth("billing", "s3cret")
+        .connect()
+        .unwrap();
+    let intruder = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    (owner, intruder, root)
+}
+
+fn acl() -> Vec<Acl> {
+    vec![Acl::digest("billing", "s3cret", perms::ALL)]
+}
+
+fn no_auth<T: std::fmt::Debug>(r: zklock::Result<T>) -> bool {
+    match r {
+        Err(e) => e.is(ZkError::NoAuth),
+        Ok(v) => panic!("allowed: {v:?}"),
+    }
+}
+
+#[test]
+fn a_digest_protected_lock_refuses_a_client_without_the_credentials() {
+    let (owner, intruder, _) = secured_root();
+    let lock = Lock::new(&owner, "/secured/ledger").unwrap().acl(acl());
+    let guard = lock.acquire().unwrap();
+    let node = guard.node().to_string();
+    // Every node zklock created carries the ACL.
+    for path in ["/secured", "/secured/ledger", node.as_str()] {
+        assert_eq!(owner.get_acl(path).unwrap().0, acl(), "{path}");
+    }
+    let theirs = Lock::new(&intruder, "/secured/ledger").unwrap();
+    assert!(no_auth(intruder.delete(&node, None)), "delete");
+    assert!(no_auth(theirs.clear()), "clear");
+    assert!(no_auth(theirs.revoke_all()), "revoke_all");
+    assert!(no_auth(theirs.try_acquire()), "acquire");
+    assert_eq!(guard.check().ok(), Some(()), "still held");
+    // The owner can.
+    let mine = Lock::new(&owner, "/secured/ledger").unwrap().acl(acl());
+    assert_eq!(mine.revoke_all().unwrap(), 1);
+    assert_eq!(mine.clear().unwrap(), 1);
+    assert!(guard.check().is_err(), "cleared by its owner: lost");
+}
+
+#[test]
+fn a_semaphore_puts_its_acl_on_every_node() {
+    let (owner, intruder, _) = secured_root();
+    let sem = Semaphore::new(&owner, "/secured/pool", 2)
+        .unwrap()
+        .acl(acl());
+    let lease = sem.acquire().unwrap();
+    for path in ["/secured/pool", "/secured/pool-__lock__", lease.node()] {
+        assert_eq!(owner.get_acl(path).unwrap().0, acl(), "{path}");
+    }
+    assert!(no_auth(intruder.delete(lease.node(), None)));
+    let theirs = Semaphore::new(&intruder, "/secured/pool", 2).unwrap();
+    assert!(no_auth(theirs.try_acquire()));
+    drop(lease);
+    assert!(sem.lease_holders().unwrap().is_empty());
+}
+
+#[test]
+fn an_acl_that_locks_out_its_creator_fails_and_leaves_nothing() {
+    let root = support::fresh_root();
+    let c = Client::connect(&format!("{}{root}", hosts())).unwrap();
+    c.ensure_path("/open").unwrap();
+    let lock = Lock::new(&c, "/open/lock").unwrap().acl(vec![Acl::digest(
+        "somebody-else",
+        "pw",
+        perms::ALL,
+    )]);
+    let err = lock.acquire().unwrap_err();
+    assert!(err.is(ZkError::NoAuth), "{err:?}");
+    assert!(matches!(err, Error::ZooKeeper { .. }));
+    assert!(c.exists("/open/lock").unwrap().is_none(), "left behind");
+    assert!(c.get_children("/open").unwrap().is_empty());
+}
