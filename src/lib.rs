@@ -54,6 +54,7 @@ pub mod client;
 mod error;
 pub mod lock;
 pub mod path;
+pub mod util;
 
 pub use client::{
     Acl, Client, ClientBuilder, ClientStats, CreateMode, EventType, ListenerId, Op, OpResult,
@@ -61,8 +62,9 @@ pub use client::{
 };
 pub use error::{Error, Result};
 pub use lock::{
-    Flavor, Lock, LockGuard, LockInfo, LockState, Member, MultiGuard, MultiLock, Pending, ReadLock,
-    ReentrantGuard, ReentrantLock, ReentrantReadWriteLock, Revoke, Semaphore, WriteLock, cleanup,
+    Flavor, Holder, Lock, LockGuard, LockInfo, LockState, Member, MultiGuard, MultiLock, NodeGuard,
+    NodeLock, Pending, ReadLock, ReentrantGuard, ReentrantLock, ReentrantReadWriteLock, Revoke,
+    Semaphore, WriteLock, cleanup,
 };
 
 /// The connect string the documentation examples use: `ZK_HOSTS`, or

@@ -111,16 +111,17 @@ impl Shared {
         let mut refused = Vec::new();
         for e in b.entries.iter_mut().filter(|e| !e.in_flight) {
             e.in_flight = true;
-            if let Job::Delete {
-                target: Target::Prefix { parent, .. },
-                ..
-            } = &e.job
-            {
+            let to_sync = match &e.job {
+                Job::Delete {
+                    target: Target::Prefix { parent: p, .. } | Target::IfData { path: p, .. },
+                    ..
+                } => Some(p),
+                _ => None,
+            };
+            if let Some(path) = to_sync {
                 // The node may have been created through another server that
                 // this one lags behind: catch up first (see the walker).
-                let sync = Call::new(Request::Sync {
-                    path: parent.clone(),
-                });
+                let sync = Call::new(Request::Sync { path: path.clone() });
                 if self
                     .enqueue(out, sync, Completion::Internal(Box::new(|_| {})))
                     .is_err()
@@ -143,6 +144,13 @@ impl Shared {
                     ..
                 } => Call::new(Request::GetChildren {
                     path: parent.clone(),
+                    watch: false,
+                }),
+                Job::Delete {
+                    target: Target::IfData { path, .. },
+                    ..
+                } => Call::new(Request::GetData {
+                    path: path.clone(),
                     watch: false,
                 }),
                 Job::Watch { path, watcher, .. } => {
@@ -236,6 +244,26 @@ fn completion(weak: Weak<Shared>, id: u64) -> impl FnOnce(Reply) + Send {
                 }
                 drop(b);
                 shared.send_background();
+            }
+            (
+                Job::Delete {
+                    target: Target::IfData { path, data },
+                    _settled,
+                    ..
+                },
+                Ok(Response::Data(found, stat)),
+            ) => {
+                // Ours only if it still holds what we wrote.
+                if found == data {
+                    let job = Job::Delete {
+                        target: Target::Path(path),
+                        version: Some(stat.version),
+                        _settled,
+                    };
+                    b.push(job, entry.epoch);
+                    drop(b);
+                    shared.send_background();
+                }
             }
             (Job::Delete { .. }, Ok(_) | Err(Failure::Server(ZkError::NoNode))) => {}
             (Job::Delete { target, .. }, Err(f)) => {

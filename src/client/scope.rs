@@ -213,6 +213,14 @@ impl Call {
         })
     }
 
+    /// Deletes `path` at `version` (any for `None`).
+    pub fn delete_at(path: &str, version: Option<i32>) -> Call {
+        Call::new(Request::Delete {
+            path: path.to_string(),
+            version,
+        })
+    }
+
     /// Makes the server catch up with the leader before later reads.
     pub fn sync(path: &str) -> Call {
         Call::new(Request::Sync {

@@ -170,6 +170,10 @@ pub(crate) enum Target {
     /// create may or may not have been applied (its reply was lost), found
     /// by the unique prefix it was created with.
     Prefix { parent: String, prefix: String },
+    /// One node, only if its data is `data` (read after a `sync`, deleted
+    /// at the version read): a node whose create may or may not have been
+    /// applied, at a path another client may have taken meanwhile.
+    IfData { path: String, data: Vec<u8> },
 }
 
 /// A watch callback that may be registered more than once (after a lost

@@ -67,6 +67,9 @@ pub(crate) struct Claim {
     prefix: String,
     sequential: bool,
     ephemeral: bool,
+    /// For a node at a path others may take too: what ours holds, so a
+    /// node in doubt is deleted only if it is ours.
+    data: Option<Vec<u8>>,
     state: State,
 }
 
@@ -86,8 +89,23 @@ impl Claim {
             prefix,
             sequential,
             ephemeral,
+            data: None,
             state: State::Absent,
         }
+    }
+
+    /// A claim on the node at `path`, which other clients may create too:
+    /// ours holds `data`, and a node in doubt is deleted only if it does.
+    pub fn shared_path(scope: &Scope, path: &str, data: Vec<u8>, ephemeral: bool) -> Claim {
+        let mut claim = Claim::new(
+            scope,
+            path::parent(path),
+            path::basename(path).to_string(),
+            false,
+            ephemeral,
+        );
+        claim.data = Some(data);
+        claim
     }
 
     /// The path to send in the create.
@@ -186,6 +204,10 @@ impl Drop for Claim {
                 own.release();
                 Target::Path(path::join(&self.dir, &name))
             }
+            State::InDoubt if self.data.is_some() => Target::IfData {
+                path: self.create_path(),
+                data: self.data.take().unwrap_or_default(),
+            },
             State::InDoubt if !self.sequential => Target::Path(self.create_path()),
             State::InDoubt => Target::Prefix {
                 parent: self.dir.clone(),

@@ -102,11 +102,7 @@ impl LockGuard {
     /// sessions: it is `Held` while connected, `Suspended` while not, and
     /// `Lost` only when its node is deleted or the client is closed.
     pub fn state(&self) -> LockState {
-        let confirmed = self.own.confirm();
-        match self.own.state() {
-            LockState::Held if !confirmed => LockState::Suspended,
-            state => state,
-        }
+        self.own.confirmed_state()
     }
 
     /// What this process knows of the lock now, without asking the server

@@ -251,6 +251,16 @@ impl Ownership {
         }
     }
 
+    /// The state a guard reports: as [`Ownership::state`], but `Suspended`
+    /// until the watch on the node is confirmed (see [`Ownership::confirm`]).
+    pub fn confirmed_state(self: &Arc<Self>) -> LockState {
+        let confirmed = self.confirm();
+        match self.state() {
+            LockState::Held if !confirmed => LockState::Suspended,
+            state => state,
+        }
+    }
+
     fn on_event(self: &Arc<Self>, e: &WatchedEvent) {
         match e.event_type {
             EventType::NodeDeleted => self.node_gone(),

@@ -1,0 +1,20 @@
+//! Coordination helpers around the locks, k3zkutil's `zkutil` in Rust:
+//!
+//! - `lock_id`: k3zkutil's lock ids, `<node_id>-<ip>-<pid>-<uuid>`
+//!   ([`lock_id`], [`parse_lock_id`]), the default identifier of a
+//!   [`crate::NodeLock`];
+//! - `acl`: permissions as letters, bits and names, digests, and ACL
+//!   entries as text ([`perm_to_long`], [`perm_to_short`], [`perms_from_letters`],
+//!   [`perms_to_letters`], [`make_digest`], [`make_acl_entry`],
+//!   [`parse_acl_entry`], [`format_acl_entry`], [`digest_acl`], [`describe_acl`]).
+//!
+//! Every helper returns a typed error for bad input; none panics.
+
+mod acl;
+mod lock_id;
+
+pub use acl::{
+    describe_acl, digest_acl, format_acl_entry, make_acl_entry, make_digest, parse_acl_entry,
+    perm_to_long, perm_to_short, perms_from_letters, perms_to_letters,
+};
+pub use lock_id::{LockId, lock_id, parse_lock_id};
