@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use support::holders::{check, intervals, most_together, per_process, read_log, record};
 use support::{client, hosts, wait_until};
 use zklock::{
-    Client, Flavor, Lock, LockGuard, ReadLock, ReentrantLock, ReentrantReadWriteLock, Semaphore,
-    WriteLock,
+    Client, Flavor, Lock, LockGuard, NodeLock, ReadLock, ReentrantLock, ReentrantReadWriteLock,
+    Semaphore, WriteLock,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -169,6 +169,20 @@ fn zklock_worker() {
         record(&log, resource, role, "exit", id, token);
         g.release().unwrap();
     };
+    if kind == "node" {
+        let node = NodeLock::new(&c, path).unwrap().identifier(id);
+        for _ in 0..ROUNDS {
+            let g = node.acquire().unwrap();
+            let token = g.fencing_token().unwrap();
+            g.check().unwrap();
+            record(&log, "lock", "x", "enter", id, token);
+            std::thread::sleep(Duration::from_millis(HOLD_MS)); // the work
+            g.check().unwrap();
+            record(&log, "lock", "x", "exit", id, token);
+            g.release().unwrap();
+        }
+        return;
+    }
     for i in 0..ROUNDS {
         match kind {
             "lock" => hold(lock.acquire().unwrap(), "lock", "x"),
@@ -497,4 +511,158 @@ fn kazoo_waits_for_zklock_reentrant_holds() {
 #[test]
 fn curator_waits_for_zklock_reentrant_holds() {
     waits_for_reentrant_holds(Peer::Curator);
+}
+
+/// A k3zkutil `ZKLock` worker (tests/interop/k3zkutil_worker.py) on the node
+/// `/nl/shared`: `rounds` > 0 takes turns, 0 holds, -1 probes.
+fn k3zkutil(connect: &str, id: &str, log: &Path, rounds: i32) -> Child {
+    let python = interop_dir().join("venv/bin/python");
+    assert!(
+        python.exists(),
+        "k3zkutil is not set up: run scripts/interop-setup"
+    );
+    Command::new(python)
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/k3zkutil_worker.py"))
+        .args([
+            connect,
+            "/nl/",
+            "shared",
+            id,
+            &log.display().to_string(),
+            &rounds.to_string(),
+            &HOLD_MS.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start a k3zkutil worker: {e}"))
+}
+
+/// A k3zkutil worker spoken to line by line.
+struct K3 {
+    child: Child,
+    stdin: ChildStdin,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl K3 {
+    fn start(connect: &str, id: &str, rounds: i32) -> K3 {
+        let log = support::server::scratch_dir("k3").join("log");
+        let mut child = k3zkutil(connect, id, &log, rounds);
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        K3 {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    fn ask(&mut self, line: &str) -> String {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.next()
+    }
+
+    fn next(&mut self) -> String {
+        self.lines.next().expect("the worker answers").unwrap()
+    }
+
+    fn quit(mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        drop(self.stdin);
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
+#[test]
+fn k3zkutil_and_zklock_share_a_node_lock() {
+    let (c, root) = client();
+    let connect = format!("{}{root}", hosts());
+    c.ensure_path("/nl").unwrap();
+    let log = support::server::scratch_dir("interop-k3").join("log");
+    let mut children: Vec<(String, Child)> = Vec::new();
+    for i in 0..2 {
+        let id = format!("zklock{i}-node");
+        children.push((
+            id.clone(),
+            zklock(Flavor::Kazoo, &connect, "/nl/shared", "node", &id, &log),
+        ));
+        let id = format!("k3zkutil{i}-x");
+        children.push((id.clone(), k3zkutil(&connect, &id, &log, ROUNDS as i32)));
+    }
+    for (id, mut child) in children {
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{id} failed: {status}");
+    }
+    let recs = read_log(&log);
+    let (acquisitions, violations) = check(&recs, LEASES);
+    assert!(violations.is_empty(), "{violations:#?}");
+    assert_eq!(acquisitions, 4 * ROUNDS);
+    let per = per_process(&recs);
+    for id in ["zklock0", "zklock1", "k3zkutil0", "k3zkutil1"] {
+        assert_eq!(per.get(id).copied(), Some(ROUNDS), "{id} in {per:?}");
+    }
+    assert!(
+        c.exists("/nl/shared").unwrap().is_none(),
+        "the node was left"
+    );
+}
+
+#[test]
+fn k3zkutil_sees_a_zklock_holder_and_its_value() {
+    let (c, root) = client();
+    let connect = format!("{}{root}", hosts());
+    c.ensure_path("/nl").unwrap();
+    let lock = NodeLock::new(&c, "/nl/shared").unwrap().identifier("zk-1");
+    let guard = lock.acquire().unwrap();
+    let version = guard.set_value(r#"{"a": 1}"#).unwrap();
+    let mut k3 = K3::start(&connect, "k3-1", -1);
+    let seen: serde_json::Value = serde_json::from_str(&k3.ask("try_acquire")).unwrap();
+    assert_eq!(
+        seen,
+        serde_json::json!([false, {"id": "zk-1", "val": {"a": 1}}, version])
+    );
+    let val: serde_json::Value = serde_json::from_str(&k3.ask("get_val")).unwrap();
+    assert_eq!(val, serde_json::json!([{"a": 1}, version]));
+    // Not theirs: k3zkutil's try_release leaves it.
+    let released: serde_json::Value = serde_json::from_str(&k3.ask("try_release")).unwrap();
+    assert_eq!(released[0], serde_json::json!(false));
+    assert_eq!(guard.check().ok(), Some(()));
+    guard.release().unwrap();
+    // Free now: k3zkutil takes it, and zklock sees its holder.
+    let seen: serde_json::Value = serde_json::from_str(&k3.ask("try_acquire")).unwrap();
+    assert_eq!(seen[0], serde_json::json!(true));
+    let holder = lock.holder().unwrap().expect("k3zkutil holds it");
+    assert_eq!(holder.id, "k3-1");
+    assert!(lock.try_acquire().unwrap().is_none());
+    assert!(!lock.try_release().unwrap(), "not ours");
+    let released: serde_json::Value = serde_json::from_str(&k3.ask("try_release")).unwrap();
+    assert_eq!(released[0], serde_json::json!(true));
+    assert!(lock.holder().unwrap().is_none());
+    k3.quit();
+}
+
+#[test]
+fn zklock_sees_a_k3zkutil_holder_and_its_value_then_takes_over() {
+    let (c, root) = client();
+    let connect = format!("{}{root}", hosts());
+    c.ensure_path("/nl").unwrap();
+    let mut k3 = K3::start(&connect, "k3-holder", 0);
+    assert_eq!(k3.next(), "held");
+    let lock = Arc::new(NodeLock::new(&c, "/nl/shared").unwrap().identifier("zk-2"));
+    let h = lock.holder().unwrap().unwrap();
+    assert_eq!((h.id.as_str(), h.val.as_deref()), ("k3-holder", None));
+    let version: i32 = k3.ask(r#"val {"state": "busy"}"#).parse().unwrap();
+    let h = lock.holder().unwrap().unwrap();
+    assert_eq!(
+        (h.val.as_deref(), h.version),
+        (Some(r#"{"state":"busy"}"#), version)
+    );
+    // A zklock waiter follows the holder, and holds once k3zkutil releases.
+    let l = lock.clone();
+    let waiter = std::thread::spawn(move || l.acquire_timeout(WAIT).map(|g| g.release()));
+    wait_until(WAIT, "the waiter to wait", || lock.pending() == 1);
+    assert_eq!(k3.ask("release"), "released");
+    waiter.join().unwrap().unwrap().unwrap();
+    assert!(k3.child.wait().unwrap().success());
 }
