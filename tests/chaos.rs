@@ -18,7 +18,9 @@
 //! (abandoning it by drop or cancel when its deadline runs out), and one in
 //! eight takes two locks as one `MultiLock`: `/lock` and `/lock-b`, named
 //! in both orders by different threads, or a write lock and a lease; each
-//! resource is logged and checked as any other holder's. Every holder checks its guard before each
+//! resource is logged and checked as any other holder's. One in eight takes
+//! k3zkutil's single-node lock `/node/lock` (a `NodeLock`, one id per
+//! thread) and publishes a value while it holds it. Every holder checks its guard before each
 //! record it appends to a shared log outside ZooKeeper (`O_APPEND`, one line
 //! per write) and stops writing once told its lock is lost, as a real holder
 //! would stop touching the resource it guards.
@@ -71,8 +73,8 @@ use support::holders::{REMOVED, REMOVING, Rec, check, fenced, read_log, record};
 use support::{Ensemble, Proxy};
 use zklock::lock::{Reentrant, Strategy};
 use zklock::{
-    Client, Error, Lock, LockGuard, Member, MultiGuard, MultiLock, Pending, ReadLock,
-    ReentrantGuard, ReentrantLock, ReentrantReadWriteLock, Revoke, Semaphore, WriteLock,
+    Client, Error, Lock, LockGuard, Member, MultiGuard, MultiLock, NodeGuard, NodeLock, Pending,
+    ReadLock, ReentrantGuard, ReentrantLock, ReentrantReadWriteLock, Revoke, Semaphore, WriteLock,
 };
 
 /// The workers' session timeout.
@@ -87,7 +89,7 @@ const LEASES: usize = 2;
 /// How long a burst (abandoned acquires, revocations) lasts.
 const BURST_FOR: Duration = Duration::from_secs(3);
 /// The directories the workers' recipes write to.
-const DIRS: [&str; 5] = ["/lock", "/lock-b", "/rw", "/sem", "/sem-__lock__"];
+const DIRS: [&str; 6] = ["/lock", "/lock-b", "/rw", "/sem", "/sem-__lock__", "/node"];
 
 fn now_ms() -> u128 {
     SystemTime::now()
@@ -290,6 +292,9 @@ struct Handles {
     multi: [MultiLock; 2],
     /// `/rw`'s write side and a `/sem` lease (the shared run).
     multi_shared: MultiLock,
+    /// k3zkutil's single-node lock `/node/lock`, one handle (one id) per
+    /// thread: handles sharing an id share the lock.
+    node: Vec<NodeLock>,
 }
 
 impl Handles {
@@ -341,6 +346,13 @@ impl Handles {
                 ),
             ])
             .unwrap(),
+            node: (0..THREADS)
+                .map(|t| {
+                    NodeLock::new(client, "/node/lock")
+                        .unwrap()
+                        .identifier(format!("{me}t{t}"))
+                })
+                .collect(),
         }
     }
 
@@ -351,6 +363,9 @@ impl Handles {
         self.sem.cancel();
         self.reentrant.cancel();
         self.multi_shared.cancel();
+        for n in &self.node {
+            n.cancel();
+        }
         for m in &self.multi {
             m.cancel();
         }
@@ -524,6 +539,18 @@ fn worker(spec: &str) {
                         }
                         continue;
                     }
+                    if rv.is_none() && i % 8 == 2 {
+                        let holder = format!("{holder}.node");
+                        let node = &h.node[t];
+                        let acquired = match deadline {
+                            Some(d) => node.acquire_timeout(d),
+                            None => node.acquire(),
+                        };
+                        if let Ok(g) = acquired {
+                            hold_node(&g, &log, &holder, work);
+                        }
+                        continue;
+                    }
                     if rv.is_none() && i % 8 == 5 {
                         let holder = format!("{holder}.multi");
                         // Tokens come in the order the paths were given.
@@ -657,6 +684,23 @@ fn hold_multi(g: &MultiGuard, log: &Path, held: [(&str, &str); 2], holder: &str,
     for ((resource, role), token) in held.iter().zip(&tokens) {
         record(log, resource, role, "exit", holder, *token);
     }
+}
+
+/// Holds a single-node lock for a moment, publishing a value on the way
+/// (k3zkutil's `set_lock_val`), logged as any other exclusive holder.
+fn hold_node(g: &NodeGuard, log: &Path, holder: &str, work_ms: u64) {
+    let Ok(token) = g.fencing_token() else { return };
+    if g.check().is_err() {
+        return;
+    }
+    record(log, "node", "x", "enter", holder, token);
+    let _ = g.set_value(&format!("{{\"holder\": \"{holder}\"}}"));
+    // The work the lock protects (a workload, not synchronisation).
+    std::thread::sleep(Duration::from_millis(work_ms));
+    if g.check().is_err() {
+        return;
+    }
+    record(log, "node", "x", "exit", holder, token);
 }
 
 /// Waits as long as it takes, or until `deadline` runs out.
@@ -1377,12 +1421,13 @@ fn finish_run(c: &mut Cluster, tally: &mut Tally) {
     };
     println!(
         "chaos: {} run: {} holds through a nested reentrant guard, {} downgrades, \
-         {} background acquires, {} multi-lock holds",
+         {} background acquires, {} multi-lock holds, {} single-node lock holds",
         c.run.name(),
         entered(".nested"),
         entered(".downgrade"),
         entered(".bg"),
-        entered(".multi") / 2
+        entered(".multi") / 2,
+        entered(".node")
     );
     tally.fenced_off += refused;
     let (acquisitions, violations) = check(&recs, LEASES);

@@ -216,6 +216,7 @@ pub fn check(recs: &[Rec], max_leases: usize) -> (usize, Vec<String>) {
     for (resource, exclusive_roles, max_together) in [
         ("lock", &["x"][..], 1),
         ("lock-b", &["x"][..], 1),
+        ("node", &["x"][..], 1),
         ("rw", &["w"][..], usize::MAX),
         ("sem", &[][..], max_leases),
     ] {
