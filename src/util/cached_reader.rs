@@ -10,8 +10,8 @@
 //! [`CachedReader::refresh`], so a program notices that it may have missed
 //! changes.
 
-use crate::ZkError;
 use crate::client::{Client, SessionEvent};
+use crate::error::ZkError;
 use crate::error::{Error, Result};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
@@ -65,7 +65,7 @@ pub struct CachedReader {
     events: Receiver<Result<Change>>,
     wake: Sender<Wake>,
     client: Client,
-    listener: crate::ListenerId,
+    listener: crate::client::ListenerId,
 }
 
 impl std::fmt::Debug for CachedReader {

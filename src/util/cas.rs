@@ -1,9 +1,9 @@
 //! Read-modify-write of one node with version checks (k3zkutil's
 //! `cas_loop`).
 
-use crate::ZkError;
 use crate::client::{Client, Stat};
 use crate::error::Result;
+use crate::error::ZkError;
 
 /// Reads the node at `path`, asks `update` for its new data, and writes it
 /// only if nobody wrote in between (the version read); on a conflict, reads

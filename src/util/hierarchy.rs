@@ -3,9 +3,9 @@
 //! derives so it round-trips through JSON.
 
 use super::acl::{format_acl_entry, parse_acl_entry};
-use crate::ZkError;
 use crate::client::{Acl, Client, CreateMode};
 use crate::error::Result;
+use crate::error::ZkError;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -1,8 +1,8 @@
 //! Waits for a node's state, woken by watches and session events, never by
 //! polling, each with a deadline (k3zkutil's `wait_absent` and `get_next`).
 
-use crate::ZkError;
 use crate::client::{Client, Stat};
+use crate::error::ZkError;
 use crate::error::{Error, Result};
 use crossbeam_channel::{Receiver, Sender};
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ struct Wakes<'c> {
     client: &'c Client,
     tx: Sender<()>,
     rx: Receiver<()>,
-    listener: crate::ListenerId,
+    listener: crate::client::ListenerId,
 }
 
 impl<'c> Wakes<'c> {
@@ -32,7 +32,7 @@ impl<'c> Wakes<'c> {
     }
 
     /// A watcher that wakes us.
-    fn watcher(&self) -> impl FnOnce(crate::WatchedEvent) + Send + 'static {
+    fn watcher(&self) -> impl FnOnce(crate::client::WatchedEvent) + Send + 'static {
         let tx = self.tx.clone();
         move |_| {
             let _ = tx.send(());
