@@ -84,4 +84,40 @@ fn an_acl_that_locks_out_its_creator_fails_and_leaves_nothing() {
     assert!(matches!(err, Error::ZooKeeper { .. }));
     assert!(c.exists("/open/lock").unwrap().is_none(), "left behind");
     assert!(c.get_children("/open").unwrap().is_empty());
+    // The directories above it too, when the attempt made them.
+    let deep = Lock::new(&c, "/made/by/us/lock")
+        .unwrap()
+        .acl(vec![Acl::digest("somebody-else", "pw", perms::ALL)]);
+    assert!(deep.acquire().unwrap_err().is(ZkError::NoAuth));
+    assert!(
+        c.exists("/made").unwrap().is_none(),
+        "ancestors left behind"
+    );
+}
+
+#[test]
+fn a_digest_protected_node_lock_refuses_a_client_without_the_credentials() {
+    let (owner, intruder, _) = secured_root();
+    let lock = zklock::NodeLock::new(&owner, "/secured/node")
+        .unwrap()
+        .identifier("billing-1")
+        .acl(acl());
+    let guard = lock.acquire().unwrap();
+    for path in ["/secured", "/secured/node"] {
+        assert_eq!(owner.get_acl(path).unwrap().0, acl(), "{path}");
+    }
+    assert!(no_auth(intruder.delete("/secured/node", None)), "delete");
+    assert!(
+        no_auth(intruder.set_data("/secured/node", b"{}", None)),
+        "overwrite"
+    );
+    // Even with the holder's id, a client without the credentials cannot
+    // read the node to take it over.
+    let thief = zklock::NodeLock::new(&intruder, "/secured/node")
+        .unwrap()
+        .identifier("billing-1");
+    assert!(no_auth(thief.try_acquire()), "take over");
+    assert!(no_auth(thief.try_release()), "try_release");
+    assert_eq!(guard.check().ok(), Some(()));
+    guard.release().unwrap();
 }

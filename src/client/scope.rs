@@ -331,6 +331,17 @@ impl Lineage {
             .collect()
     }
 
+    /// The paths the replies to [`Lineage::calls`] say these calls created
+    /// (top-down).
+    pub fn made(&self, replies: &[Reply]) -> Vec<String> {
+        self.chain
+            .iter()
+            .zip(replies)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
     /// Reads the replies to [`Lineage::calls`] (`chroot` names the connect
     /// string's). The deepest answer decides; when it is `NoNode`, the
     /// topmost failure says why: a top-level node missing means the chroot

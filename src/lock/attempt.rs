@@ -218,14 +218,30 @@ impl Attempt {
         loop {
             self.connected()?;
             let replies = self.round_trip_vec(lineage.calls())?;
+            let made = lineage.made(&replies);
             match lineage.verdict(replies, self.scope.chroot()) {
                 Verdict::Done => return Ok(()),
                 Verdict::Failed(e) => return Err(e),
                 Verdict::Again(Some((p, f))) => {
+                    if f == Failure::Server(ZkError::NoAuth) {
+                        // An ACL that keeps us out of what we just made:
+                        // leave nothing of it behind.
+                        self.undo(made);
+                    }
                     self.retryable(f, &p)?;
                 }
                 Verdict::Again(None) => self.back_off()?,
             }
+        }
+    }
+
+    /// Deletes `made` (paths this attempt created, top-down), deepest first,
+    /// in one round trip; best effort (each goes only if empty and allowed).
+    fn undo(&mut self, made: Vec<String>) {
+        let deletes: Vec<Call> = made.iter().rev().map(|p| Call::delete(p)).collect();
+        if !deletes.is_empty() {
+            let replies = self.round_trip_vec(deletes);
+            log::debug!("zklock: undid {made:?}: {replies:?}");
         }
     }
 
