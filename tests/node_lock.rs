@@ -207,3 +207,34 @@ fn a_lost_create_reply_then_a_timeout_leaves_nothing() {
     });
     assert_eq!(theirs.check().ok(), Some(()));
 }
+
+/// Found by the chaos suite: a guard dropped while disconnected leaves its
+/// delete to the background; an acquire through the same handle must not
+/// take that node back by its id (the delete would then take the lock from
+/// the new holder, and the "new" hold would reuse the old token).
+#[test]
+fn a_handle_never_takes_back_a_node_it_is_still_deleting() {
+    let (proxy, c, _root) = support::proxied(Duration::from_secs(10));
+    let lock = NodeLock::new(&c, "/nl/again").unwrap().identifier("me");
+    for _ in 0..5 {
+        let g = lock.acquire().unwrap();
+        let old = g.fencing_token().unwrap();
+        proxy.refuse(true);
+        proxy.reset();
+        wait_until(WAIT, "the client to notice", || {
+            c.state() == zklock::SessionState::Suspended
+        });
+        drop(g); // the delete is left to the background
+        proxy.refuse(false);
+        let g = lock.acquire_timeout(WAIT).unwrap();
+        assert_ne!(
+            g.fencing_token().unwrap(),
+            old,
+            "took back a node it was deleting"
+        );
+        wait_until(WAIT, "the background delete to settle", || {
+            c.pending_background_deletes() == 0
+        });
+        assert_eq!(g.check().ok(), Some(()), "the new hold survives");
+    }
+}

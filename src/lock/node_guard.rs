@@ -3,6 +3,7 @@
 
 use super::cleanup::settle;
 use super::node_data;
+use super::node_lock::Releasing;
 use super::ownership::{LockState, Ownership};
 use crate::client::scope::{Call, ReplyExt, Scope, Target};
 use crate::error::{Error, Failure, Result, ZkError};
@@ -23,6 +24,8 @@ pub struct NodeGuard {
     id: String,
     /// What this guard last wrote to the node.
     data: Mutex<Vec<u8>>,
+    /// Where its handle learns of a delete left to the background.
+    releasing: Releasing,
     released: bool,
 }
 
@@ -37,7 +40,13 @@ impl std::fmt::Debug for NodeGuard {
 }
 
 impl NodeGuard {
-    pub(crate) fn new(own: Arc<Ownership>, czxid: i64, id: String, _version: i32) -> NodeGuard {
+    pub(crate) fn new(
+        own: Arc<Ownership>,
+        czxid: i64,
+        id: String,
+        _version: i32,
+        releasing: Releasing,
+    ) -> NodeGuard {
         own.set_waiter(None);
         let data = node_data::encode(&id, None);
         NodeGuard {
@@ -45,6 +54,7 @@ impl NodeGuard {
             czxid,
             id,
             data: Mutex::new(data),
+            releasing,
             released: false,
         }
     }
@@ -218,15 +228,18 @@ impl NodeGuard {
     }
 
     /// Deletes the node in the background if it still holds what we last
-    /// wrote.
+    /// wrote; until that has settled, the handle does not take it back.
     fn hand_to_background(&self) -> Receiver<()> {
         let target = Target::IfData {
             path: self.node().to_string(),
             data: self.data.lock().clone(),
         };
-        self.own
+        let settled = self
+            .own
             .scope()
-            .delete_in_background(target, self.own.ephemeral())
+            .delete_in_background(target, self.own.ephemeral());
+        self.releasing.add(self.czxid, settled.clone());
+        settled
     }
 }
 

@@ -53,6 +53,37 @@ pub struct NodeLock {
     ephemeral: bool,
     acl: Vec<Acl>,
     waiters: Arc<Waiters>,
+    /// Nodes this handle's guards have let go of whose delete the server
+    /// has not confirmed yet: never taken back (see [`Releasing`]).
+    releasing: Releasing,
+}
+
+/// The nodes (by creation zxid) a handle's guards released in the
+/// background, each with the receiver that disconnects once its delete has
+/// settled. An acquire through the handle must not adopt such a node as
+/// "ours by id": its delete is on its way, and would take the lock from the
+/// new holder.
+#[derive(Clone, Default)]
+pub(crate) struct Releasing(Arc<parking_lot::Mutex<Vec<(i64, crossbeam_channel::Receiver<()>)>>>);
+
+impl Releasing {
+    /// The node created in `czxid` is being deleted until `settled`
+    /// disconnects.
+    pub fn add(&self, czxid: i64, settled: crossbeam_channel::Receiver<()>) {
+        self.0.lock().push((czxid, settled));
+    }
+
+    /// Whether the node created in `czxid` is still being deleted.
+    fn contains(&self, czxid: i64) -> bool {
+        let mut pending = self.0.lock();
+        pending.retain(|(_, settled)| {
+            !matches!(
+                settled.try_recv(),
+                Err(crossbeam_channel::TryRecvError::Disconnected)
+            )
+        });
+        pending.iter().any(|(z, _)| *z == czxid)
+    }
 }
 
 impl std::fmt::Debug for NodeLock {
@@ -80,6 +111,7 @@ impl NodeLock {
             ephemeral: true,
             acl: Acl::open_unsafe(),
             waiters: Waiters::new(client),
+            releasing: Releasing::default(),
         })
     }
 
@@ -226,10 +258,10 @@ impl NodeLock {
         loop {
             at.check()?;
             at.connected()?;
-            let Some(holder) = self.try_once(&mut at, &mut claim, &data)? else {
+            let Some((holder, ours)) = self.try_once(&mut at, &mut claim, &data)? else {
                 continue;
             };
-            if holder.id == self.id {
+            if ours {
                 return Ok(Outcome::Held(self.guard(&mut claim, holder.version)?));
             }
             if let Some(busy) = mode.give_up() {
@@ -244,9 +276,15 @@ impl NodeLock {
     }
 
     /// Creates the node and reads it (with a watch) in one round trip: the
-    /// holder it names (ours if the create succeeded), or `None` to try
-    /// again at once.
-    fn try_once(&self, at: &mut Attempt, claim: &mut Claim, data: &[u8]) -> Result<Option<Holder>> {
+    /// holder it names and whether the node is ours (we created it, or it
+    /// names our id and is not one we are deleting), or `None` to try again
+    /// at once.
+    fn try_once(
+        &self,
+        at: &mut Attempt,
+        claim: &mut Claim,
+        data: &[u8],
+    ) -> Result<Option<(Holder, bool)>> {
         let mode = if self.ephemeral {
             CreateMode::Ephemeral
         } else {
@@ -259,7 +297,7 @@ impl NodeLock {
         match created.created() {
             Ok((_, stat)) => {
                 claim.adopt(path::basename(&self.path).to_string(), stat.czxid);
-                return Ok(Some(node_data::holder(data, stat.version)));
+                return Ok(Some((node_data::holder(data, stat.version), true)));
             }
             // Someone's node is there (maybe ours, from a create whose reply
             // was lost): the read says whose.
@@ -278,10 +316,11 @@ impl NodeLock {
         match read.data() {
             Ok((found, stat)) => {
                 let holder = node_data::holder(&found, stat.version);
-                if holder.id == self.id {
+                let ours = holder.id == self.id && !self.releasing.contains(stat.czxid);
+                if ours {
                     claim.adopt(path::basename(&self.path).to_string(), stat.czxid);
                 }
-                Ok(Some(holder))
+                Ok(Some((holder, ours)))
             }
             Err(f) => {
                 at.retryable(f, &self.path)?; // gone meanwhile: again
@@ -295,7 +334,13 @@ impl NodeLock {
         let (own, czxid) = claim
             .take()
             .ok_or_else(|| Error::Protocol("a held node was not claimed".into()))?;
-        Ok(NodeGuard::new(own, czxid, self.id.clone(), version))
+        Ok(NodeGuard::new(
+            own,
+            czxid,
+            self.id.clone(),
+            version,
+            self.releasing.clone(),
+        ))
     }
 }
 
