@@ -238,7 +238,7 @@ impl NodeGuard {
             .own
             .scope()
             .delete_in_background(target, self.own.ephemeral());
-        self.releasing.add(self.czxid, settled.clone());
+        self.releasing.add(self.czxid);
         settled
     }
 }

@@ -58,31 +58,31 @@ pub struct NodeLock {
     releasing: Releasing,
 }
 
-/// The nodes (by creation zxid) a handle's guards released in the
-/// background, each with the receiver that disconnects once its delete has
-/// settled. An acquire through the handle must not adopt such a node as
-/// "ours by id": its delete is on its way, and would take the lock from the
-/// new holder.
+/// The nodes (by creation zxid) a handle's guards let go of with their
+/// delete left to the background. An acquire through the handle never
+/// adopts such a node as "ours by id": its delete may be on its way and
+/// would take the lock from the new holder. A node's creation zxid is
+/// never reused, so the ids are kept even after the delete settled (whose
+/// news may reach the I/O thread before an acquire reads the node); the
+/// most recent [`Releasing::KEPT`] are enough.
 #[derive(Clone, Default)]
-pub(crate) struct Releasing(Arc<parking_lot::Mutex<Vec<(i64, crossbeam_channel::Receiver<()>)>>>);
+pub(crate) struct Releasing(Arc<parking_lot::Mutex<std::collections::VecDeque<i64>>>);
 
 impl Releasing {
-    /// The node created in `czxid` is being deleted until `settled`
-    /// disconnects.
-    pub fn add(&self, czxid: i64, settled: crossbeam_channel::Receiver<()>) {
-        self.0.lock().push((czxid, settled));
+    const KEPT: usize = 256;
+
+    /// The node created in `czxid` was let go of.
+    pub fn add(&self, czxid: i64) {
+        let mut ids = self.0.lock();
+        if ids.len() == Self::KEPT {
+            ids.pop_front();
+        }
+        ids.push_back(czxid);
     }
 
-    /// Whether the node created in `czxid` is still being deleted.
+    /// Whether the node created in `czxid` was let go of.
     fn contains(&self, czxid: i64) -> bool {
-        let mut pending = self.0.lock();
-        pending.retain(|(_, settled)| {
-            !matches!(
-                settled.try_recv(),
-                Err(crossbeam_channel::TryRecvError::Disconnected)
-            )
-        });
-        pending.iter().any(|(z, _)| *z == czxid)
+        self.0.lock().contains(&czxid)
     }
 }
 
