@@ -3,13 +3,40 @@
 
 use super::cleanup::settle;
 use super::node_data;
-use super::node_lock::Releasing;
 use super::ownership::{LockState, Ownership};
 use crate::client::scope::{Call, ReplyExt, Scope, Target};
 use crate::error::{Error, Failure, Result, ZkError};
 use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 use std::sync::Arc;
+
+/// The nodes (by creation zxid) a handle's guards let go of with their
+/// delete left to the background. An acquire through the handle never
+/// adopts such a node as "ours by id": its delete may be on its way and
+/// would take the lock from the new holder. A node's creation zxid is
+/// never reused, so the ids are kept even after the delete settled (whose
+/// news may reach the I/O thread before an acquire reads the node); the
+/// most recent [`Releasing::KEPT`] are enough.
+#[derive(Clone, Default)]
+pub(crate) struct Releasing(Arc<parking_lot::Mutex<std::collections::VecDeque<i64>>>);
+
+impl Releasing {
+    const KEPT: usize = 256;
+
+    /// The node created in `czxid` was let go of.
+    pub fn add(&self, czxid: i64) {
+        let mut ids = self.0.lock();
+        if ids.len() == Self::KEPT {
+            ids.pop_front();
+        }
+        ids.push_back(czxid);
+    }
+
+    /// Whether the node created in `czxid` was let go of.
+    pub fn contains(&self, czxid: i64) -> bool {
+        self.0.lock().contains(&czxid)
+    }
+}
 
 /// Holds a [`super::NodeLock`] until dropped or released.
 ///

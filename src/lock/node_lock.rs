@@ -21,7 +21,7 @@ use super::attempt::{Attempt, Mode, Outcome, Try, Wait, stop};
 use super::cleanup::Claim;
 use super::identity::attempt_scope;
 use super::node_data::{self, Holder};
-use super::node_guard::NodeGuard;
+use super::node_guard::{NodeGuard, Releasing};
 use super::wait::{Waiters, Wake};
 use crate::client::scope::{Call, ReplyExt};
 use crate::client::{Acl, Client, CreateMode};
@@ -56,34 +56,6 @@ pub struct NodeLock {
     /// Nodes this handle's guards have let go of whose delete the server
     /// has not confirmed yet: never taken back (see [`Releasing`]).
     releasing: Releasing,
-}
-
-/// The nodes (by creation zxid) a handle's guards let go of with their
-/// delete left to the background. An acquire through the handle never
-/// adopts such a node as "ours by id": its delete may be on its way and
-/// would take the lock from the new holder. A node's creation zxid is
-/// never reused, so the ids are kept even after the delete settled (whose
-/// news may reach the I/O thread before an acquire reads the node); the
-/// most recent [`Releasing::KEPT`] are enough.
-#[derive(Clone, Default)]
-pub(crate) struct Releasing(Arc<parking_lot::Mutex<std::collections::VecDeque<i64>>>);
-
-impl Releasing {
-    const KEPT: usize = 256;
-
-    /// The node created in `czxid` was let go of.
-    pub fn add(&self, czxid: i64) {
-        let mut ids = self.0.lock();
-        if ids.len() == Self::KEPT {
-            ids.pop_front();
-        }
-        ids.push_back(czxid);
-    }
-
-    /// Whether the node created in `czxid` was let go of.
-    fn contains(&self, czxid: i64) -> bool {
-        self.0.lock().contains(&czxid)
-    }
 }
 
 impl std::fmt::Debug for NodeLock {
