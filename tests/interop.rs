@@ -629,9 +629,13 @@ fn k3zkutil_sees_a_zklock_holder_and_its_value() {
     assert_eq!(released[0], serde_json::json!(false));
     assert_eq!(guard.check().ok(), Some(()));
     guard.release().unwrap();
-    // Free now: k3zkutil takes it, and zklock sees its holder.
-    let seen: serde_json::Value = serde_json::from_str(&k3.ask("try_acquire")).unwrap();
-    assert_eq!(seen[0], serde_json::json!(true));
+    // Free now: k3zkutil takes it (once its own watch has told it the node
+    // went: its try_acquire does not look before that), and zklock sees its
+    // holder.
+    wait_until(WAIT, "k3zkutil to take the free lock", || {
+        let seen: serde_json::Value = serde_json::from_str(&k3.ask("try_acquire")).unwrap();
+        seen[0] == serde_json::json!(true)
+    });
     let holder = lock.holder().unwrap().expect("k3zkutil holds it");
     assert_eq!(holder.id, "k3-1");
     assert!(lock.try_acquire().unwrap().is_none());
