@@ -275,3 +275,47 @@ fn remove_refuses_a_live_lock() {
     assert!(g.check().is_err(), "removed by force: lost");
     assert!(c.exists("/rm").unwrap().is_none());
 }
+
+/// What `zklock list` costs on a tree of 10,000 nodes (100 directories of
+/// 99 nodes, and 100 locks among them): printed, not asserted (speed is
+/// measured, not tested). `cargo test --release --features cli --test cli
+/// -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement"]
+fn list_a_tree_of_10000_nodes() {
+    let (c, root) = client();
+    let connect = format!("{}{root}", hosts());
+    for d in 0..100 {
+        let dir = format!("/tree/d{d}");
+        c.ensure_path(&dir).unwrap();
+        let ops: Vec<zklock::Op> = (0..98)
+            .map(|i| {
+                zklock::Op::create(
+                    &format!("{dir}/n{i}"),
+                    Vec::new(),
+                    zklock::CreateMode::Persistent,
+                    zklock::Acl::open_unsafe(),
+                )
+            })
+            .collect();
+        c.multi(&ops).unwrap();
+    }
+    let guards: Vec<_> = (0..100)
+        .map(|d| {
+            Lock::new(&c, &format!("/tree/d{d}/lock"))
+                .unwrap()
+                .acquire()
+                .unwrap()
+        })
+        .collect();
+    let started = Instant::now();
+    let out = run(zklock(&connect).args(["--json", "list", "/"]));
+    let took = started.elapsed();
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    println!(
+        "cli: zklock list over {} nodes found {} locks in {took:?}",
+        100 * 100 + 1,
+        listed.as_array().unwrap().len()
+    );
+    drop(guards);
+}

@@ -670,3 +670,92 @@ fn zklock_sees_a_k3zkutil_holder_and_its_value_then_takes_over() {
     waiter.join().unwrap().unwrap().unwrap();
     assert!(k3.child.wait().unwrap().success());
 }
+
+/// `zklock show --json` and `list --json` on queues of kazoo and Curator
+/// contenders with a zklock waiter between them, compared with golden files
+/// (`tests/golden/`) once what changes from run to run (node names,
+/// sessions, times, tokens, Curator's address) is left out.
+#[cfg(feature = "cli")]
+#[test]
+fn the_zklock_command_shows_kazoo_and_curator_queues() {
+    let (c, root) = client();
+    let connect = format!("{}{root}", hosts());
+    let golden = |name: &str| -> serde_json::Value {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(name);
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let zklock_cmd = |args: &[&str]| -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_zklock"))
+            .args(["--hosts", &connect, "--json"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let mut keep = Vec::new();
+    for (peer_kind, dir) in [(Peer::Kazoo, "/q-kazoo"), (Peer::Curator, "/q-curator")] {
+        c.ensure_path(dir).unwrap();
+        let first = Holder::start(peer_kind, &connect, dir, "lock", "kazoo-holder");
+        first.said("held");
+        let lock = Lock::new(&c, dir)
+            .unwrap()
+            .identifier("zklock-waiter")
+            .flavor(peer_kind.flavor());
+        let pending = lock.acquire_in_background();
+        wait_until(WAIT, "the zklock waiter to queue", || {
+            lock.contenders().unwrap().len() == 2
+        });
+        let second = Holder::start(peer_kind, &connect, dir, "lock", "kazoo-waiter");
+        wait_until(WAIT, "the peer waiter to queue", || {
+            lock.contenders().unwrap().len() == 3
+        });
+        keep.push((first, second, pending, lock));
+    }
+    let is_address = |s: &str| s.parse::<std::net::IpAddr>().is_ok();
+    for (dir, file) in [
+        ("/q-kazoo", "show-kazoo.json"),
+        ("/q-curator", "show-curator.json"),
+    ] {
+        let shown = zklock_cmd(&["show", dir]);
+        let entries: Vec<serde_json::Value> = shown["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let id = e["identifier"].as_str().unwrap_or_default();
+                let id = if is_address(id) { "<address>" } else { id };
+                serde_json::json!({"role": e["role"], "identifier": id, "state": e["state"]})
+            })
+            .collect();
+        assert_eq!(
+            serde_json::Value::Array(entries),
+            golden(file),
+            "{dir}: {shown}"
+        );
+    }
+    let listed = zklock_cmd(&["list", "/"]);
+    let mut locks: Vec<serde_json::Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            serde_json::json!({"path": l["path"], "kind": l["kind"], "state": l["state"],
+                "holders": l["holders"], "waiters": l["waiters"]})
+        })
+        .collect();
+    locks.sort_by_key(|l| l["path"].as_str().unwrap_or_default().to_string());
+    assert_eq!(
+        serde_json::Value::Array(locks),
+        golden("list-peers.json"),
+        "{listed}"
+    );
+    for (mut first, mut second, pending, _lock) in keep {
+        drop(pending);
+        first.release();
+        second.said("held");
+        second.release();
+    }
+}

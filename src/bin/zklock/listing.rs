@@ -31,6 +31,18 @@ impl Kind {
 
 /// What `path` is, from its children (and, for a leaf, its data).
 fn kind_of(client: &Client, path: &str, children: &[String]) -> zklock::Result<Option<Kind>> {
+    let sibling_lock = client.exists(&format!("{path}-__lock__"))?.is_some();
+    kind_from(client, path, children, sibling_lock)
+}
+
+/// As [`kind_of`], told whether `<path>-__lock__` exists (a kazoo
+/// semaphore's internal lock); one read for a leaf, none otherwise.
+fn kind_from(
+    client: &Client,
+    path: &str,
+    children: &[String],
+    sibling_lock: bool,
+) -> zklock::Result<Option<Kind>> {
     if children.iter().any(|c| c == "leases") && children.iter().any(|c| c == "locks") {
         return Ok(Some(Kind::Semaphore(true)));
     }
@@ -42,24 +54,23 @@ fn kind_of(client: &Client, path: &str, children: &[String]) -> zklock::Result<O
         return Ok(Some(Kind::Queue(readers)));
     }
     let lease_like = |c: &String| c.len() == 32 && c.chars().all(|x| x.is_ascii_hexdigit());
-    if !children.is_empty() && children.iter().all(lease_like)
-        || client.exists(&format!("{path}-__lock__"))?.is_some()
-    {
+    if sibling_lock || !children.is_empty() && children.iter().all(lease_like) {
         return Ok(Some(Kind::Semaphore(false)));
     }
-    if children.is_empty()
-        && path != "/"
-        && let Ok(Some(_)) = NodeLock::new(client, path).and_then(|l| l.holder())
-        && is_node_lock(client, path)?
-    {
+    if children.is_empty() && path != "/" && is_node_lock(client, path)? {
         return Ok(Some(Kind::Node));
     }
     Ok(None)
 }
 
-/// Whether the node's data is k3zkutil's `{"id": ...}` JSON.
+/// Whether the node's data is k3zkutil's `{"id": ...}` JSON (a node gone
+/// meanwhile is not).
 fn is_node_lock(client: &Client, path: &str) -> zklock::Result<bool> {
-    let (data, _) = client.get_data(path)?;
+    let data = match client.get_data(path) {
+        Ok((data, _)) => data,
+        Err(e) if e.is(ZkError::NoNode) => return Ok(false),
+        Err(e) => return Err(e),
+    };
     Ok(serde_json::from_slice::<Value>(&data).is_ok_and(|v| v.get("id").is_some()))
 }
 
@@ -137,9 +148,9 @@ pub fn list(client: &Client, root: &str, as_json: bool) -> Result<u8, Failure> {
     while !level.is_empty() {
         let listed = list_level(client, &level);
         let mut next = Vec::new();
-        for (path, children) in listed {
+        for (path, children, kind) in listed {
             let Some(children) = children else { continue }; // gone meanwhile
-            if let Some(kind) = kind_of(client, &path, &children)? {
+            if let Some(kind) = kind? {
                 found.push(summary(client, &path, &kind)?);
                 if !matches!(kind, Kind::Semaphore(true)) {
                     continue; // a lock's children are its contenders
@@ -173,16 +184,32 @@ pub fn list(client: &Client, root: &str, as_json: bool) -> Result<u8, Failure> {
     Ok(code::OK)
 }
 
-/// The children of every path in `level`, listed from up to 8 threads.
-fn list_level(client: &Client, level: &[String]) -> Vec<(String, Option<Vec<String>>)> {
-    let chunk = level.len().div_ceil(8).max(1);
+/// What a walk learns of one node: its children (`None`: gone) and what
+/// it is.
+type Seen = (String, Option<Vec<String>>, zklock::Result<Option<Kind>>);
+
+/// The children of every path in `level`, and what each is, from up to 16
+/// threads at once (each a round trip at a time: together they keep the
+/// connection busy).
+fn list_level(client: &Client, level: &[String]) -> Vec<Seen> {
+    let here: std::collections::HashSet<&str> = level.iter().map(String::as_str).collect();
+    let chunk = level.len().div_ceil(16).max(1);
+    let here = &here;
     std::thread::scope(|s| {
         let handles: Vec<_> = level
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|p| (p.clone(), client.get_children(p).ok()))
+                        .map(|p| {
+                            let children = client.get_children(p).ok();
+                            let sibling = here.contains(format!("{p}-__lock__").as_str());
+                            let kind = match &children {
+                                Some(c) => kind_from(client, p, c, sibling),
+                                None => Ok(None),
+                            };
+                            (p.clone(), children, kind)
+                        })
                         .collect::<Vec<_>>()
                 })
             })
