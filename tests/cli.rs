@@ -319,3 +319,48 @@ fn list_a_tree_of_10000_nodes() {
     );
     drop(guards);
 }
+
+/// While the command runs, a revocation request reaches it as SIGUSR1 and
+/// a SIGTERM to zklock is passed on to it; the lock is released only once
+/// it has exited, and zklock exits with its status.
+#[test]
+fn revocation_and_signals_reach_the_command() {
+    let (c, root) = client();
+    let connect = format!("{}{root}", hosts());
+    let lock = Lock::new(&c, "/sig").unwrap();
+    let dir = support::server::scratch_dir("cli-sig");
+    let (said, ready) = (dir.join("said"), dir.join("ready"));
+    let script = format!(
+        "trap 'echo usr1 >> {0}' USR1; trap 'echo term >> {0}; exit 9' TERM; \
+         touch {1}; while true; do sleep 0.05; done",
+        said.display(),
+        ready.display()
+    );
+    let child = zklock(&connect)
+        .args(["run", "/sig", "--", "sh", "-c", &script])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(WAIT, "the command to start", || ready.exists());
+    assert_eq!(lock.revoke_all().unwrap(), 1);
+    wait_until(WAIT, "SIGUSR1 to arrive", || {
+        std::fs::read_to_string(&said).is_ok_and(|s| s.contains("usr1"))
+    });
+    assert_eq!(
+        lock.contenders().unwrap().len(),
+        1,
+        "still held: asking is not taking"
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(9), "the command's status: {out:?}");
+    assert!(std::fs::read_to_string(&said).unwrap().contains("term"));
+    assert!(
+        lock.contenders().unwrap().is_empty(),
+        "released after it exited"
+    );
+}
