@@ -980,7 +980,7 @@ impl Cluster {
                 eprintln!("chaos:   server {} does not serve", i + 1);
                 continue;
             };
-            for dir in ["/lock", "/rw", "/sem-__lock__", "/sem"] {
+            for dir in DIRS {
                 let Ok(kids) = c.get_children(dir) else {
                     continue;
                 };

@@ -238,3 +238,32 @@ fn a_handle_never_takes_back_a_node_it_is_still_deleting() {
         assert_eq!(g.check().ok(), Some(()), "the new hold survives");
     }
 }
+
+/// Found by a long chaos run: a value set whose reply was lost (or data
+/// written by anyone else) left the node's data unlike what the guard knew,
+/// so the delete its drop left to the background did not recognise the
+/// node, which stayed for good; every waiter stalled. The node is now
+/// recognised by its creation zxid.
+#[test]
+fn a_dropped_guard_deletes_its_node_whatever_its_data_became() {
+    let (proxy, c, root) = support::proxied(Duration::from_secs(10));
+    let observer = support::observer(&root);
+    let lock = NodeLock::new(&c, "/nl/changed").unwrap().identifier("me");
+    let g = lock.acquire().unwrap();
+    let old = g.fencing_token().unwrap();
+    observer
+        .set_data("/nl/changed", br#"{"id": "me", "val": 7}"#, None)
+        .unwrap();
+    proxy.refuse(true);
+    proxy.reset();
+    wait_until(WAIT, "the client to notice", || {
+        c.state() == zklock::SessionState::Suspended
+    });
+    drop(g); // the delete is left to the background
+    proxy.refuse(false);
+    wait_until(WAIT, "the node to be deleted", || {
+        observer.exists("/nl/changed").unwrap().is_none()
+    });
+    let g = lock.acquire_timeout(WAIT).unwrap();
+    assert_ne!(g.fencing_token().unwrap(), old);
+}

@@ -113,7 +113,10 @@ impl Shared {
             e.in_flight = true;
             let to_sync = match &e.job {
                 Job::Delete {
-                    target: Target::Prefix { parent: p, .. } | Target::IfData { path: p, .. },
+                    target:
+                        Target::Prefix { parent: p, .. }
+                        | Target::IfData { path: p, .. }
+                        | Target::IfCreated { path: p, .. },
                     ..
                 } => Some(p),
                 _ => None,
@@ -147,7 +150,7 @@ impl Shared {
                     watch: false,
                 }),
                 Job::Delete {
-                    target: Target::IfData { path, .. },
+                    target: Target::IfData { path, .. } | Target::IfCreated { path, .. },
                     ..
                 } => Call::new(Request::GetData {
                     path: path.clone(),
@@ -255,6 +258,26 @@ fn completion(weak: Weak<Shared>, id: u64) -> impl FnOnce(Reply) + Send {
             ) => {
                 // Ours only if it still holds what we wrote.
                 if found == data {
+                    let job = Job::Delete {
+                        target: Target::Path(path),
+                        version: Some(stat.version),
+                        _settled,
+                    };
+                    b.push(job, entry.epoch);
+                    drop(b);
+                    shared.send_background();
+                }
+            }
+            (
+                Job::Delete {
+                    target: Target::IfCreated { path, czxid },
+                    _settled,
+                    ..
+                },
+                Ok(Response::Data(_, stat)),
+            ) => {
+                // Ours only if it is the very node we created.
+                if stat.czxid == czxid {
                     let job = Job::Delete {
                         target: Target::Path(path),
                         version: Some(stat.version),

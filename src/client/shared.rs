@@ -174,6 +174,10 @@ pub(crate) enum Target {
     /// at the version read): a node whose create may or may not have been
     /// applied, at a path another client may have taken meanwhile.
     IfData { path: String, data: Vec<u8> },
+    /// One node, only if it is the one created in transaction `czxid` (read
+    /// after a `sync`, deleted at the version read): a node its owner let
+    /// go of, whatever its data became.
+    IfCreated { path: String, czxid: i64 },
 }
 
 /// A watch callback that may be registered more than once (after a lost

@@ -7,7 +7,6 @@ use super::ownership::{LockState, Ownership};
 use crate::client::scope::{Call, ReplyExt, Scope, Target};
 use crate::error::{Error, Failure, Result, ZkError};
 use crossbeam_channel::Receiver;
-use parking_lot::Mutex;
 use std::sync::Arc;
 
 /// The nodes (by creation zxid) a handle's guards let go of with their
@@ -40,8 +39,9 @@ impl Releasing {
 
 /// Holds a [`super::NodeLock`] until dropped or released.
 ///
-/// Dropping it deletes the node if it still holds what this guard last
-/// wrote (so a node someone else has taken since is never deleted), waiting
+/// Dropping it deletes the node if it is still the one this guard took (by
+/// its creation zxid: a node someone else has made since is never
+/// deleted), waiting
 /// for the server while connected, a second at most, like a
 /// [`super::LockGuard`]'s drop. It is `Send`.
 #[must_use = "the lock is released as soon as the guard is dropped"]
@@ -49,8 +49,6 @@ pub struct NodeGuard {
     own: Arc<Ownership>,
     czxid: i64,
     id: String,
-    /// What this guard last wrote to the node.
-    data: Mutex<Vec<u8>>,
     /// Where its handle learns of a delete left to the background.
     releasing: Releasing,
     released: bool,
@@ -75,12 +73,10 @@ impl NodeGuard {
         releasing: Releasing,
     ) -> NodeGuard {
         own.set_waiter(None);
-        let data = node_data::encode(&id, None);
         NodeGuard {
             own,
             czxid,
             id,
-            data: Mutex::new(data),
             releasing,
             released: false,
         }
@@ -165,10 +161,7 @@ impl NodeGuard {
             let version = self.ours(&scope)?;
             let set = Call::set_data(self.node(), data.clone(), Some(version));
             match scope.call(set, scope.request_deadline()).stat() {
-                Ok(stat) => {
-                    *self.data.lock() = data;
-                    return Ok(stat.version);
-                }
+                Ok(stat) => return Ok(stat.version),
                 Err(Failure::Server(ZkError::BadVersion)) => continue, // changed: look again
                 Err(Failure::Server(ZkError::NoNode)) => return Err(self.lost()),
                 Err(f) => return Err(f.into_error(self.node())),
@@ -254,12 +247,13 @@ impl NodeGuard {
         }
     }
 
-    /// Deletes the node in the background if it still holds what we last
-    /// wrote; until that has settled, the handle does not take it back.
+    /// Deletes the node in the background if it is still the one this
+    /// guard took (its creation zxid: whatever its data became, a value set
+    /// whose reply was lost included); the handle never takes it back.
     fn hand_to_background(&self) -> Receiver<()> {
-        let target = Target::IfData {
+        let target = Target::IfCreated {
             path: self.node().to_string(),
-            data: self.data.lock().clone(),
+            czxid: self.czxid,
         };
         let settled = self
             .own
