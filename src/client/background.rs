@@ -250,39 +250,13 @@ fn completion(weak: Weak<Shared>, id: u64) -> impl FnOnce(Reply) + Send {
             }
             (
                 Job::Delete {
-                    target: Target::IfData { path, data },
+                    target: target @ (Target::IfData { .. } | Target::IfCreated { .. }),
                     _settled,
                     ..
                 },
                 Ok(Response::Data(found, stat)),
             ) => {
-                // Ours only if it still holds what we wrote.
-                if found == data {
-                    let job = Job::Delete {
-                        target: Target::Path(path),
-                        version: Some(stat.version),
-                        _settled,
-                    };
-                    b.push(job, entry.epoch);
-                    drop(b);
-                    shared.send_background();
-                }
-            }
-            (
-                Job::Delete {
-                    target: Target::IfCreated { path, czxid },
-                    _settled,
-                    ..
-                },
-                Ok(Response::Data(_, stat)),
-            ) => {
-                // Ours only if it is the very node we created.
-                if stat.czxid == czxid {
-                    let job = Job::Delete {
-                        target: Target::Path(path),
-                        version: Some(stat.version),
-                        _settled,
-                    };
+                if let Some(job) = if_ours(target, &found, &stat, _settled) {
                     b.push(job, entry.epoch);
                     drop(b);
                     shared.send_background();
@@ -294,4 +268,25 @@ fn completion(weak: Weak<Shared>, id: u64) -> impl FnOnce(Reply) + Send {
             }
         }
     }
+}
+
+/// The delete of a conditional target's node, read as `found` with `stat`,
+/// if the node is the one meant (same data, or same creation zxid): at the
+/// version read, so a node changed since is left alone.
+fn if_ours(
+    target: Target,
+    found: &[u8],
+    stat: &super::types::Stat,
+    settled: crossbeam_channel::Sender<()>,
+) -> Option<Job> {
+    let path = match target {
+        Target::IfData { path, data } if data == found => path,
+        Target::IfCreated { path, czxid } if czxid == stat.czxid => path,
+        _ => return None,
+    };
+    Some(Job::Delete {
+        target: Target::Path(path),
+        version: Some(stat.version),
+        _settled: settled,
+    })
 }
