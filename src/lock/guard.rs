@@ -78,10 +78,7 @@ impl LockGuard {
     /// [`Error::LockLost`] once the lock is lost (see [`LockGuard::state`]):
     /// a token is only worth presenting while it may still be the newest.
     pub fn fencing_token(&self) -> Result<u64> {
-        match self.state() {
-            LockState::Lost => Err(self.lost()),
-            _ => Ok(self.czxid as u64),
-        }
+        self.own.token(self.czxid)
     }
 
     /// Whether the lock is held, suspended or lost. It combines the
@@ -118,11 +115,7 @@ impl LockGuard {
     /// # Errors
     /// [`Error::ConnectionLoss`] while suspended, [`Error::LockLost`] once lost.
     pub fn check(&self) -> Result<()> {
-        match self.state() {
-            LockState::Held => Ok(()),
-            LockState::Suspended => Err(Error::ConnectionLoss),
-            LockState::Lost => Err(self.lost()),
-        }
+        self.own.check()
     }
 
     /// A channel that receives every later change of [`LockState`]: a
@@ -252,9 +245,7 @@ impl LockGuard {
     }
 
     fn lost(&self) -> Error {
-        Error::LockLost {
-            path: self.own.node().to_string(),
-        }
+        self.own.lost()
     }
 
     /// Releases the lock and waits for the server to confirm it.

@@ -99,10 +99,7 @@ impl NodeGuard {
     /// # Errors
     /// [`Error::LockLost`] once the lock is lost.
     pub fn fencing_token(&self) -> Result<u64> {
-        match self.state() {
-            LockState::Lost => Err(self.lost()),
-            _ => Ok(self.czxid as u64),
-        }
+        self.own.token(self.czxid)
     }
 
     /// Held, suspended or lost (see [`super::LockGuard::state`]): the node
@@ -116,11 +113,7 @@ impl NodeGuard {
     /// # Errors
     /// [`Error::ConnectionLoss`] while suspended, [`Error::LockLost`] once lost.
     pub fn check(&self) -> Result<()> {
-        match self.state() {
-            LockState::Held => Ok(()),
-            LockState::Suspended => Err(Error::ConnectionLoss),
-            LockState::Lost => Err(self.lost()),
-        }
+        self.own.check()
     }
 
     /// Every later change of [`LockState`] (see
@@ -242,9 +235,7 @@ impl NodeGuard {
     }
 
     fn lost(&self) -> Error {
-        Error::LockLost {
-            path: self.node().to_string(),
-        }
+        self.own.lost()
     }
 
     /// Deletes the node in the background if it is still the one this

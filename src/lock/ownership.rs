@@ -261,6 +261,31 @@ impl Ownership {
         }
     }
 
+    /// What a guard's `check` says: `Ok` only if certainly held.
+    pub fn check(self: &Arc<Self>) -> crate::error::Result<()> {
+        match self.confirmed_state() {
+            LockState::Held => Ok(()),
+            LockState::Suspended => Err(crate::error::Error::ConnectionLoss),
+            LockState::Lost => Err(self.lost()),
+        }
+    }
+
+    /// What a guard's `fencing_token` says: the node's creation zxid
+    /// `czxid`, unless the lock is lost.
+    pub fn token(self: &Arc<Self>, czxid: i64) -> crate::error::Result<u64> {
+        match self.confirmed_state() {
+            LockState::Lost => Err(self.lost()),
+            _ => Ok(czxid as u64),
+        }
+    }
+
+    /// The error of a guard whose lock is lost.
+    pub fn lost(&self) -> crate::error::Error {
+        crate::error::Error::LockLost {
+            path: self.node.clone(),
+        }
+    }
+
     fn on_event(self: &Arc<Self>, e: &WatchedEvent) {
         match e.event_type {
             EventType::NodeDeleted => self.node_gone(),
