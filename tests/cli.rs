@@ -262,12 +262,11 @@ fn remove_refuses_a_live_lock() {
     let out = run(zklock(&connect).args(["remove", "/rm"]));
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert_eq!(lock.contenders().unwrap().len(), 1);
-    drop(g);
-    assert!(
-        run(zklock(&connect).args(["remove", "/rm"]))
-            .status
-            .success()
-    );
+    // An explicit release waits for the server's confirmation; a dropped
+    // guard waits a second at most, which a slow disk can outlast.
+    g.release().unwrap();
+    let out = run(zklock(&connect).args(["remove", "/rm"]));
+    assert!(out.status.success(), "{out:?}");
     assert!(c.exists("/rm").unwrap().is_none());
     let g = lock.acquire().unwrap();
     let out = run(zklock(&connect).args(["remove", "/rm", "--force", "--yes"]));
