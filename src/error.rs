@@ -122,6 +122,102 @@ pub enum Error {
     /// A reply did not follow the protocol; the connection was dropped.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// A TLS setting could not be used, or every host refused the TLS
+    /// connection for a reason retrying cannot fix (see [`TlsError`]).
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+}
+
+/// Why a TLS connection could not be made: returned by
+/// `ClientBuilder::connect` inside [`Error::Tls`], at once for a file
+/// problem, and once every host of the connect string has refused for a
+/// certificate or protocol reason (within the connect timeout either way).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// A PEM file is missing or cannot be read.
+    #[error("cannot read {path}: {reason}")]
+    File {
+        /// The file, as given.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// A file holds no PEM item of the kind needed (or is not PEM at all).
+    #[error("{path} holds no PEM {what}")]
+    NotPem {
+        /// The file, as given.
+        path: String,
+        /// What was looked for: "certificate" or "private key".
+        what: &'static str,
+    },
+    /// The PEM items could not be used (a certificate the CA store rejects,
+    /// a key that does not match its certificate, a bad server name).
+    #[error("unusable TLS setting: {reason}")]
+    Config {
+        /// What rustls said.
+        reason: String,
+    },
+    /// The server's certificate does not chain to the configured CA.
+    #[error("{host}: the server's certificate is not signed by the configured CA")]
+    UntrustedCertificate {
+        /// The server, `host:port`.
+        host: String,
+    },
+    /// The server's certificate has expired (or is not yet valid).
+    #[error("{host}: the server's certificate has expired or is not yet valid")]
+    CertificateExpired {
+        /// The server, `host:port`.
+        host: String,
+    },
+    /// The server's certificate is not valid for the name checked.
+    #[error("{host}: the server's certificate is not valid for the name {server_name:?}")]
+    NameMismatch {
+        /// The server, `host:port`.
+        host: String,
+        /// The name checked: `TlsConfig::server_name`, or the host.
+        server_name: String,
+    },
+    /// Any other problem with the server's certificate.
+    #[error("{host}: bad server certificate: {reason}")]
+    BadCertificate {
+        /// The server, `host:port`.
+        host: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The server refused the handshake with an alert: most often it
+    /// requires a client certificate (`ssl.clientAuth=need`) that was not
+    /// given, or does not trust the one given.
+    #[error("{host}: the server refused the TLS handshake ({alert})")]
+    Refused {
+        /// The server, `host:port`.
+        host: String,
+        /// The alert it sent.
+        alert: String,
+    },
+    /// The server closed the connection as soon as the TLS handshake began:
+    /// a plaintext port (ZooKeeper's `clientPort`, not `secureClientPort`).
+    #[error("{host}: the server does not speak TLS (a plaintext port?)")]
+    NotTls {
+        /// The server, `host:port`.
+        host: String,
+    },
+    /// The server answered a plaintext connection with TLS: a
+    /// `secureClientPort`. Configure `ClientBuilder::tls`.
+    #[error("{host}: the server expects TLS (a secure port?); configure ClientBuilder::tls")]
+    ServerExpectsTls {
+        /// The server, `host:port`.
+        host: String,
+    },
+    /// The handshake failed in another way.
+    #[error("{host}: TLS handshake failed: {reason}")]
+    Handshake {
+        /// The server, `host:port`.
+        host: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl Error {

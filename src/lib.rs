@@ -56,11 +56,13 @@ pub mod lock;
 pub mod path;
 pub mod util;
 
+#[cfg(feature = "tls")]
+pub use client::TlsConfig;
 pub use client::{
     Acl, Client, ClientBuilder, ClientStats, CreateMode, EventType, ListenerId, Op, OpResult,
     SessionEvent, SessionState, Stat, WatchState, WatchedEvent, ZkError, perms,
 };
-pub use error::{Error, Result};
+pub use error::{Error, Result, TlsError};
 pub use lock::{
     Flavor, Holder, Lock, LockGuard, LockInfo, LockState, Member, MultiGuard, MultiLock, NodeGuard,
     NodeLock, Pending, ReadLock, ReentrantGuard, ReentrantLock, ReentrantReadWriteLock, Revoke,

@@ -39,6 +39,8 @@ pub struct ClientBuilder {
     request_timeout: Option<Duration>,
     max_frame: usize,
     auths: Vec<(String, Vec<u8>)>,
+    #[cfg(feature = "tls")]
+    tls: Option<super::TlsConfig>,
 }
 
 impl ClientBuilder {
@@ -51,6 +53,8 @@ impl ClientBuilder {
             request_timeout: None,
             max_frame: 0xfffff,
             auths: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -96,13 +100,32 @@ impl ClientBuilder {
         self.auth("digest", format!("{user}:{password}").as_bytes())
     }
 
+    /// Connects to every host over TLS (ZooKeeper's `secureClientPort`),
+    /// with [`super::TlsConfig`]'s CA, client identity and server name.
+    /// Reconnects, session resumption and multi-host strings work as over
+    /// plaintext; every host's certificate is checked.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: super::TlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
     /// Connects and returns once a session is live.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] or [`Error::InvalidPath`] for a bad connect
-    /// string; [`Error::Connect`], naming the hosts and the last failure, if
-    /// no session could be established within the connect timeout.
+    /// string; [`Error::Tls`] at once if a TLS file is missing, unreadable or
+    /// not PEM, and once every host has refused TLS for a reason retrying
+    /// will not fix (an untrusted, expired or wrong-name certificate, a
+    /// plaintext port; or a TLS port without TLS settings);
+    /// [`Error::Connect`], naming the hosts and the last failure, if no
+    /// session could be established within the connect timeout.
     pub fn connect(self) -> Result<Client> {
+        #[cfg(feature = "tls")]
+        let tls = match &self.tls {
+            Some(t) => Some(t.load()?),
+            None => None,
+        };
         let mut connect = ConnectString::parse(&self.hosts)?;
         let hosts_text = connect.hosts_text();
         if let Err(reason) = connect.drop_unresolvable() {
@@ -130,6 +153,8 @@ impl ClientBuilder {
             connect_timeout: self.connect_timeout,
             request_timeout: self.request_timeout.unwrap_or(self.session_timeout),
             max_frame: self.max_frame,
+            #[cfg(feature = "tls")]
+            tls,
         };
         let (tx, rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared::new(cfg, tx, self.auths));
@@ -150,10 +175,24 @@ impl ClientBuilder {
         {
             let s = &client.handle.shared;
             let mut st = s.session.lock();
+            let hosts = s.cfg.connect.hosts.len();
             while st.state != SessionState::Connected {
+                // Every host refused TLS: retrying will not help.
+                if st.tls_failures >= hosts
+                    && let Some(e) = st.tls_error.clone()
+                {
+                    drop(st);
+                    client.handle.close(false);
+                    return Err(Error::Tls(e));
+                }
                 if s.session_cv.wait_until(&mut st, deadline).timed_out()
                     && st.state != SessionState::Connected
                 {
+                    if let Some(e) = st.tls_error.clone() {
+                        drop(st);
+                        client.handle.close(false);
+                        return Err(Error::Tls(e));
+                    }
                     let reason = if st.last_error.is_empty() {
                         "no server answered".to_string()
                     } else {
@@ -236,7 +275,7 @@ impl Handle {
             }
         }
         if let Some(stream) = s.out.lock().stream.as_ref() {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
+            stream.shutdown();
         }
         let on_event_thread = *s.event_thread.lock() == Some(std::thread::current().id());
         let threads: Vec<Tracked> = self.threads.lock().drain(..).collect();

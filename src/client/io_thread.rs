@@ -30,13 +30,16 @@ use super::session::{SessionEvent, SessionState};
 use super::shared::Shared;
 use super::shared::{AuthWaiter, Outbound};
 use super::types::{WatchState, WatchedEvent};
-use crate::error::{Failure, ZkError};
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use super::wire::Link;
+use crate::error::{Failure, TlsError, ZkError};
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// Why a handshake failed when the server hung up without a word.
+const CLOSED_IN_HANDSHAKE: &str = "server closed the connection during the handshake";
 /// The largest reply frame accepted; anything larger is a protocol error.
 const MAX_REPLY: usize = 64 << 20;
 /// The shortest time given to one connection attempt.
@@ -51,6 +54,8 @@ struct Stale {
 enum AttemptError {
     /// The server said our session has expired.
     Expired,
+    /// TLS failed in a way retrying the same server will not fix.
+    Tls(TlsError),
     Other(String),
 }
 
@@ -69,23 +74,40 @@ pub(crate) fn run_io_thread(shared: Arc<Shared>) {
         let (host, port) = &hosts[next % hosts.len()];
         next = next.wrapping_add(1);
         match attempt(&shared, host, *port, &mut stale) {
-            Ok(stream) => {
+            Ok(mut link) => {
                 failures = 0;
-                let reason = serve(&shared, &stream);
-                disconnected(&shared, &stream, &reason);
+                let reason = serve(&shared, &mut link);
+                disconnected(&shared, &link, &reason);
             }
             Err(AttemptError::Expired) => {
                 declare_lost(&shared);
+            }
+            Err(AttemptError::Tls(e)) => {
+                log::warn!("zklock: {e}");
+                {
+                    let mut s = shared.session.lock();
+                    s.last_error = e.to_string();
+                    s.tls_failures += 1;
+                    s.tls_error = Some(e);
+                    shared.session_cv.notify_all();
+                }
+                failures += 1;
+                if (failures as usize).is_multiple_of(hosts.len()) {
+                    backoff(&shared, failures / hosts.len() as u32);
+                }
             }
             Err(AttemptError::Other(why)) => {
                 let at = super::hosts::display(host, *port);
                 log::debug!("zklock: connect to {at} failed: {why}");
                 // The error names the hosts already: a lone host is not repeated.
-                shared.session.lock().last_error = if hosts.len() > 1 {
+                let mut s = shared.session.lock();
+                s.last_error = if hosts.len() > 1 {
                     format!("{at}: {why}")
                 } else {
                     why
                 };
+                s.tls_failures = 0;
+                drop(s);
                 failures += 1;
                 if (failures as usize).is_multiple_of(hosts.len()) {
                     backoff(&shared, failures / hosts.len() as u32);
@@ -163,14 +185,31 @@ fn tcp_connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, St
     Err(last)
 }
 
+/// Opens a connection to `host`: TCP, then the TLS handshake if the
+/// client has TLS settings.
+fn open(shared: &Shared, host: &str, port: u16, deadline: Instant) -> Result<Link, AttemptError> {
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    let tcp = tcp_connect(host, port, timeout).map_err(AttemptError::Other)?;
+    let at = super::hosts::display(host, port);
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &shared.cfg.tls {
+        let conn = tls
+            .handshake(&tcp, host, &at, deadline)
+            .map_err(AttemptError::Tls)?;
+        return Ok(Link::tls(tcp, conn, at));
+    }
+    let _ = shared;
+    Ok(Link::plain(tcp, at))
+}
+
 /// Sends a ConnectRequest and reads the ConnectResponse.
 fn handshake(
-    stream: &TcpStream,
+    link: &mut Link,
     shared: &Shared,
     session_id: i64,
     password: &[u8],
     deadline: Instant,
-) -> Result<ConnectResponse, String> {
+) -> Result<ConnectResponse, AttemptError> {
     let mut w = Writer::new();
     proto::encode_connect(
         &mut w,
@@ -179,51 +218,84 @@ fn handshake(
         session_id,
         password,
     );
-    (&*stream)
-        .write_all(w.bytes())
-        .map_err(|e| format!("handshake write: {e}"))?;
-    let frame = read_frame_until(stream, deadline)?;
-    ConnectResponse::read(&mut Reader::new(&frame)).map_err(|e| e.to_string())
+    link.write_all(w.bytes())
+        .map_err(|e| AttemptError::Other(format!("handshake write: {e}")))?;
+    let frame = read_frame_until(link, deadline)?;
+    ConnectResponse::read(&mut Reader::new(&frame)).map_err(|e| AttemptError::Other(e.to_string()))
 }
 
-/// Reads exactly one frame, giving up at `deadline`.
-fn read_frame_until(stream: &TcpStream, deadline: Instant) -> Result<Vec<u8>, String> {
-    let read_exact = |buf: &mut [u8]| -> Result<(), String> {
-        let mut got = 0;
-        while got < buf.len() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err("no handshake reply in time".into());
-            }
-            let _ = stream.set_read_timeout(Some(left));
-            match (&*stream).read(&mut buf[got..]) {
-                Ok(0) => return Err("server closed the connection during the handshake".into()),
-                Ok(n) => got += n,
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("handshake read: {e}")),
-            }
+/// Reads exactly one frame, giving up at `deadline`. Bytes after it stay in
+/// the link's inbox for `serve`.
+fn read_frame_until(link: &mut Link, deadline: Instant) -> Result<Vec<u8>, AttemptError> {
+    let other = |s: String| AttemptError::Other(s);
+    let mut chunk = vec![0u8; 4096];
+    let mut inbox = std::mem::take(&mut link.inbox);
+    loop {
+        if looks_like_tls(&inbox) && !link.is_tls() {
+            return Err(AttemptError::Tls(TlsError::ServerExpectsTls {
+                host: link.peer(),
+            }));
         }
-        Ok(())
-    };
-    let mut len = [0u8; 4];
-    read_exact(&mut len)?;
-    if let Err(e) = frame_len(&len, MAX_REPLY) {
-        return Err(format!("handshake: {e}"));
+        if let Some(len) =
+            frame_len(&inbox, MAX_REPLY).map_err(|e| other(format!("handshake: {e}")))?
+        {
+            let frame = inbox[4..len].to_vec();
+            inbox.drain(..len);
+            link.inbox = inbox;
+            return Ok(frame);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(other("no handshake reply in time".into()));
+        }
+        link.set_read_timeout(Some(left));
+        match link.read_into(&mut inbox, &mut chunk) {
+            Ok(0) => return Err(other(CLOSED_IN_HANDSHAKE.into())),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_failure(link, &e)),
+        }
     }
-    let mut frame = vec![0u8; i32::from_be_bytes(len) as usize];
-    read_exact(&mut frame)?;
-    Ok(frame)
+}
+
+/// A plaintext handshake the server hung up on: a server not serving yet
+/// (an ensemble member between elections), or a TLS port, which a second
+/// connection with a TLS hello tells apart.
+fn hung_up(host: &str, port: u16, peer: String, deadline: Instant) -> AttemptError {
+    #[cfg(feature = "tls")]
+    if super::tls::speaks_tls(host, port, deadline) {
+        return AttemptError::Tls(TlsError::ServerExpectsTls { host: peer });
+    }
+    let _ = (host, port, peer, deadline);
+    AttemptError::Other(CLOSED_IN_HANDSHAKE.into())
+}
+
+/// A TLS record header (alert or handshake, TLS 1.0 to 1.3) where a
+/// plaintext ZooKeeper reply was expected.
+fn looks_like_tls(bytes: &[u8]) -> bool {
+    bytes.len() >= 3 && matches!(bytes[0], 0x15 | 0x16) && bytes[1] == 3 && bytes[2] <= 4
+}
+
+/// A read error during the handshake: a TLS alert (a server that refuses
+/// our client certificate says so only now, in TLS 1.3) is a TLS error.
+fn read_failure(link: &Link, e: &std::io::Error) -> AttemptError {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        return AttemptError::Tls(super::tls::tls_error(link.peer(), "", tls));
+    }
+    let _ = link;
+    AttemptError::Other(format!("handshake read: {e}"))
 }
 
 /// Asks the server to close a session we declared lost, if it is alive.
-fn close_stale(stream: &TcpStream, shared: &Shared, stale: &Stale, deadline: Instant) {
-    match handshake(stream, shared, stale.session_id, &stale.password, deadline) {
+fn close_stale(link: &mut Link, shared: &Shared, stale: &Stale, deadline: Instant) {
+    match handshake(link, shared, stale.session_id, &stale.password, deadline) {
         Ok(resp) if resp.timeout_ms > 0 => {
             let mut w = Writer::new();
             proto::Request::CloseSession.encode(1, "", &mut w);
-            if (&*stream).write_all(w.bytes()).is_ok() {
-                let _ = read_frame_until(stream, deadline);
+            if link.write_all(w.bytes()).is_ok() {
+                let _ = read_frame_until(link, deadline);
             }
             log::info!(
                 "zklock: closed session 0x{:x}, which had been declared lost",
@@ -234,32 +306,37 @@ fn close_stale(stream: &TcpStream, shared: &Shared, stale: &Stale, deadline: Ins
     }
 }
 
-/// One connection attempt: TCP, (closing a stale session,) handshake, and
-/// the preamble. Returns the stream, ready to serve, with the state `Connected`.
+/// One connection attempt: TCP, TLS, (closing a stale session,) handshake,
+/// and the preamble. Returns the link, ready to serve, with the state
+/// `Connected`.
 fn attempt(
     shared: &Arc<Shared>,
     host: &str,
     port: u16,
     stale: &mut Option<Stale>,
-) -> Result<TcpStream, AttemptError> {
+) -> Result<Link, AttemptError> {
     let timeout = attempt_timeout(shared);
     let deadline = Instant::now() + timeout;
     if let Some(st) = stale.as_ref() {
         // Reaching any server settles it: alive sessions are closed, and an
         // unreachable server is not a reason to keep trying forever.
-        if let Ok(s) = tcp_connect(host, port, timeout) {
-            close_stale(&s, shared, st, deadline);
-            let _ = s.shutdown(Shutdown::Both);
+        if let Ok(mut l) = open(shared, host, port, deadline) {
+            close_stale(&mut l, shared, st, deadline);
+            l.shutdown();
             *stale = None;
         }
     }
-    let stream = tcp_connect(host, port, timeout).map_err(AttemptError::Other)?;
+    let mut link = open(shared, host, port, deadline)?;
     let (session_id, password) = {
         let s = shared.session.lock();
         (s.session_id, s.password.clone())
     };
-    let resp =
-        handshake(&stream, shared, session_id, &password, deadline).map_err(AttemptError::Other)?;
+    let resp = match handshake(&mut link, shared, session_id, &password, deadline) {
+        Err(AttemptError::Other(why)) if why == CLOSED_IN_HANDSHAKE && !link.is_tls() => {
+            return Err(hung_up(host, port, link.peer(), deadline));
+        }
+        r => r?,
+    };
     if resp.timeout_ms <= 0 {
         return Err(if session_id != 0 {
             AttemptError::Expired
@@ -267,15 +344,15 @@ fn attempt(
             AttemptError::Other("server refused to create a session".into())
         });
     }
-    establish(shared, &stream, session_id, resp)?;
-    Ok(stream)
+    establish(shared, &link, session_id, resp)?;
+    Ok(link)
 }
 
 /// Installs a live connection: records the session, writes the preamble,
 /// opens the connection to callers, and reports the state change.
 fn establish(
     shared: &Arc<Shared>,
-    stream: &TcpStream,
+    link: &Link,
     presented: i64,
     resp: ConnectResponse,
 ) -> Result<(), AttemptError> {
@@ -284,11 +361,10 @@ fn establish(
         // Not expected from a server; treat as the old session ending.
         declare_lost(shared);
     }
-    let write_half = stream
-        .try_clone()
+    let write_half = link
+        .writer()
         .map_err(|e| AttemptError::Other(format!("socket clone: {e}")))?;
-    let _ =
-        write_half.set_write_timeout(Some(Duration::from_millis(resp.timeout_ms as u64) * 2 / 3));
+    write_half.set_write_timeout(Some(Duration::from_millis(resp.timeout_ms as u64) * 2 / 3));
     shared.stats.connections.fetch_add(1, Ordering::Relaxed);
     let epoch = {
         let mut s = shared.session.lock();
@@ -299,6 +375,8 @@ fn establish(
         s.password = resp.password;
         s.timeout = Duration::from_millis(resp.timeout_ms as u64);
         s.last_heard = Instant::now();
+        s.tls_failures = 0;
+        s.tls_error = None;
         s.epoch
     };
     {
@@ -350,11 +428,15 @@ fn write_preamble(shared: &Arc<Shared>, out: &mut Outbound, resumed: bool, epoch
 }
 
 /// Reads and dispatches until the connection fails; returns why.
-fn serve(shared: &Shared, stream: &TcpStream) -> String {
+fn serve(shared: &Shared, link: &mut Link) -> String {
     let read_timeout = shared.session.lock().read_timeout();
     let ping_every = read_timeout / 2;
     let mut last_heard = Instant::now();
-    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut buf: Vec<u8> = std::mem::take(&mut link.inbox);
+    buf.reserve(64 * 1024);
+    if let Err(e) = dispatch_frames(shared, &mut buf) {
+        return e;
+    }
     let mut chunk = vec![0u8; 64 * 1024];
     let mut current_timeout = Duration::ZERO;
     loop {
@@ -382,17 +464,21 @@ fn serve(shared: &Shared, stream: &TcpStream) -> String {
             .max(Duration::from_millis(1));
         // Setting the timeout is a system call; skip it when it would barely change.
         if wait.abs_diff(current_timeout) > Duration::from_millis(5) {
-            let _ = stream.set_read_timeout(Some(wait));
+            link.set_read_timeout(Some(wait));
             current_timeout = wait;
         }
-        match (&*stream).read(&mut chunk) {
+        match link.read_into(&mut buf, &mut chunk) {
             Ok(0) => return "server closed the connection".into(),
-            Ok(n) => {
+            Ok(_) => {
                 last_heard = Instant::now();
                 shared.session.lock().last_heard = last_heard;
-                buf.extend_from_slice(&chunk[..n]);
                 if let Err(e) = dispatch_frames(shared, &mut buf) {
                     return e;
+                }
+                if link.wants_write()
+                    && let Some(w) = shared.out.lock().stream.as_mut()
+                {
+                    let _ = w.flush_session();
                 }
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
@@ -510,7 +596,7 @@ fn reply(shared: &Shared, xid: i32, err: i32, r: &mut Reader<'_>) -> Result<(), 
 }
 
 /// The connection is gone: close it, fail what was in flight, go `Suspended`.
-fn disconnected(shared: &Shared, stream: &TcpStream, reason: &str) {
+fn disconnected(shared: &Shared, link: &Link, reason: &str) {
     let closing = {
         let mut s = shared.session.lock();
         if s.state == SessionState::Connected && !s.closing {
@@ -527,7 +613,7 @@ fn disconnected(shared: &Shared, stream: &TcpStream, reason: &str) {
         let mut out = shared.out.lock();
         out.stream = None;
     }
-    let _ = stream.shutdown(Shutdown::Both);
+    link.shutdown();
     let fail = if closing {
         Failure::Closed
     } else {
@@ -588,7 +674,7 @@ fn finish(shared: &Shared) {
         shared.session_cv.notify_all();
     }
     if let Some(s) = shared.out.lock().stream.take() {
-        let _ = s.shutdown(Shutdown::Both);
+        s.shutdown();
     }
     fail_in_flight(shared, Failure::Closed);
     let dropped = shared.watches.lock().take_all();

@@ -45,6 +45,9 @@
 //! - `callbacks`: the callback thread, for user callbacks (`on_lost`); it
 //!   starts on first use.
 //! - `outbound`: the request path: calls, pending replies, pipelining.
+//! - `wire`: one connection, plaintext or TLS, split into the I/O thread's
+//!   reading side and the callers' writing side; `tls`: [`TlsConfig`] and
+//!   the TLS handshake (feature `tls`, on by default).
 //! - `background`: deletes and watches that must settle after their caller
 //!   has gone.
 //! - `scope`: the only client API the recipes use: one session epoch's
@@ -73,11 +76,16 @@ mod proto;
 pub(crate) mod scope;
 mod session;
 mod shared;
+#[cfg(feature = "tls")]
+mod tls;
 mod types;
+mod wire;
 
 pub use crate::error::ZkError;
 pub use builder::ClientBuilder;
 pub use session::{ListenerId, SessionEvent, SessionState};
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;
 pub use types::{Acl, CreateMode, EventType, Op, OpResult, Stat, WatchState, WatchedEvent, perms};
 
 use crate::error::{Error, Failure, Result};

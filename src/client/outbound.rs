@@ -16,8 +16,6 @@ use super::session::EpochStatus;
 use super::shared::{AuthWaiter, Completion, Outbound, Pending, Shared};
 use crate::error::Failure;
 use crossbeam_channel::Receiver;
-use std::io::Write;
-use std::net::Shutdown;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
@@ -68,7 +66,7 @@ impl Outbound {
             && let Err(e) = s.write_all(self.buf.bytes())
         {
             log::debug!("zklock: write failed: {e}");
-            let _ = s.shutdown(Shutdown::Both);
+            s.shutdown();
         }
         self.buf.clear();
         self.last_send = Instant::now();

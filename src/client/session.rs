@@ -181,6 +181,10 @@ pub(crate) struct SessionInfo {
     pub closing: bool,
     /// Why the last connection attempt failed (for connect errors).
     pub last_error: String,
+    /// The last TLS failure, and how many attempts in a row failed on TLS
+    /// since the last connection: `connect()` gives up once every host has.
+    pub tls_error: Option<crate::error::TlsError>,
+    pub tls_failures: usize,
 }
 
 impl SessionInfo {
@@ -194,6 +198,8 @@ impl SessionInfo {
             last_heard: Instant::now(),
             closing: false,
             last_error: String::new(),
+            tls_error: None,
+            tls_failures: 0,
         }
     }
 

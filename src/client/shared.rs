@@ -23,7 +23,6 @@ use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex};
 use std::any::{Any, TypeId};
 use std::collections::{HashMap, VecDeque};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::time::Duration;
@@ -41,6 +40,9 @@ pub(crate) struct Config {
     pub request_timeout: Duration,
     /// The largest frame body the server accepts (its `jute.maxbuffer`).
     pub max_frame: usize,
+    /// TLS settings, loaded; `None` for plaintext.
+    #[cfg(feature = "tls")]
+    pub tls: Option<super::tls::TlsSetup>,
 }
 
 /// What the client has done, counted as it happens.
@@ -151,7 +153,7 @@ pub(crate) enum AuthWaiter {
 
 /// The write side of the current connection.
 pub(crate) struct Outbound {
-    pub stream: Option<TcpStream>,
+    pub stream: Option<super::wire::Wire>,
     /// The session epoch the connection serves.
     pub epoch: u64,
     pub(super) next_xid: i32,

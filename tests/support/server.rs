@@ -57,6 +57,45 @@ pub struct ZkServer {
     port: u16,
     member: Option<(u32, String)>,
     running: Mutex<Option<Running>>,
+    tls: Option<Tls>,
+}
+
+/// A server's TLS port: its own directory with `ca.pem` and `server.pem`.
+#[derive(Clone)]
+pub struct Tls {
+    dir: PathBuf,
+    port: u16,
+    client_auth: &'static str,
+}
+
+impl Tls {
+    /// A TLS port trusting `pki/ca.pem`, with the key store `pki/<keystore>`
+    /// (`server.pem`, `expired.pem`, `wrong-name.pem`) and ZooKeeper's
+    /// `ssl.clientAuth` (`need`, `want`, `none`).
+    pub fn new(pki: &std::path::Path, keystore: &str, client_auth: &'static str) -> Tls {
+        let dir = scratch_dir("tls");
+        std::fs::copy(pki.join("ca.pem"), dir.join("ca.pem")).unwrap();
+        std::fs::copy(pki.join(keystore), dir.join("server.pem")).unwrap();
+        Tls {
+            dir,
+            port: free_port(),
+            client_auth,
+        }
+    }
+}
+
+/// A throwaway CA and certificates (`scripts/tls-certs`), made once per
+/// test process.
+pub fn pki() -> PathBuf {
+    static PKI: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PKI.get_or_init(|| {
+        let dir = scratch_dir("pki");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/tls-certs");
+        let ok = Command::new(script).arg(&dir).status().unwrap().success();
+        assert!(ok, "scripts/tls-certs failed");
+        dir
+    })
+    .clone()
 }
 
 /// Sends a four-letter-word command and returns the answer.
@@ -80,7 +119,25 @@ impl ZkServer {
             port,
             member,
             running: Mutex::new(None),
+            tls: None,
         }
+    }
+
+    /// Starts a standalone server with a TLS port as well, and waits until
+    /// it serves.
+    pub fn standalone_tls(tls: Tls) -> ZkServer {
+        let mut s = ZkServer::new(scratch_dir("standalone"), free_port(), None);
+        s.tls = Some(tls);
+        s.start();
+        s
+    }
+
+    /// `127.0.0.1:port` of the TLS port.
+    pub fn secure_addr(&self) -> String {
+        format!(
+            "127.0.0.1:{}",
+            self.tls.as_ref().expect("a TLS server").port
+        )
     }
 
     /// Starts a standalone server on a free port and waits until it serves.
@@ -115,6 +172,11 @@ impl ZkServer {
         cmd.arg(&self.dir).arg(self.port.to_string());
         if let Some((id, spec)) = &self.member {
             cmd.arg(id.to_string()).arg(spec);
+        }
+        if let Some(t) = &self.tls {
+            cmd.env("ZK_SECURE_PORT", t.port.to_string())
+                .env("ZK_TLS_DIR", &t.dir)
+                .env("ZK_TLS_CLIENT_AUTH", t.client_auth);
         }
         let mut child = cmd
             .stdin(Stdio::piped())
@@ -233,6 +295,24 @@ pub struct Ensemble {
 impl Ensemble {
     /// Starts `n` members and waits until every one of them serves.
     pub fn start(n: usize) -> Ensemble {
+        Ensemble::start_with(n, |_| None)
+    }
+
+    /// Starts `n` members, each with a TLS port as well.
+    pub fn start_tls(n: usize, pki: &std::path::Path) -> Ensemble {
+        Ensemble::start_with(n, |_| Some(Tls::new(pki, "server.pem", "want")))
+    }
+
+    /// The connect string of every member's TLS port.
+    pub fn secure_hosts(&self) -> String {
+        self.servers
+            .iter()
+            .map(ZkServer::secure_addr)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn start_with(n: usize, tls: impl Fn(usize) -> Option<Tls>) -> Ensemble {
         let base = scratch_dir("ensemble");
         let ports: Vec<(u16, u16, u16)> = (0..n)
             .map(|_| (free_port(), free_port(), free_port()))
@@ -247,11 +327,13 @@ impl Ensemble {
             .iter()
             .enumerate()
             .map(|(i, (client, _, _))| {
-                ZkServer::new(
+                let mut s = ZkServer::new(
                     base.join(format!("s{}", i + 1)),
                     *client,
                     Some((i as u32 + 1, spec.clone())),
-                )
+                );
+                s.tls = tls(i);
+                s
             })
             .collect();
         for s in &servers {
