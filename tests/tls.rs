@@ -90,7 +90,7 @@ fn a_tls_session_resumes_after_a_server_restart_with_its_watches() {
     let id = c.session_id();
     let (events_tx, events) = crossbeam_channel::unbounded();
     c.add_listener(move |e| {
-        let _ = events_tx.send(e.clone());
+        let _ = events_tx.send(*e);
     });
     c.create("/watched", b"1", CreateMode::Persistent).unwrap();
     let lock = Lock::new(&c, "/held").unwrap();

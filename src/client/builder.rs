@@ -171,47 +171,54 @@ impl ClientBuilder {
                 threads: Mutex::new(vec![io, events]),
             }),
         };
-        let deadline = Instant::now() + self.connect_timeout;
-        {
-            let s = &client.handle.shared;
-            let mut st = s.session.lock();
-            let hosts = s.cfg.connect.hosts.len();
-            while st.state != SessionState::Connected {
-                // Every host refused TLS: retrying will not help.
-                if st.tls_failures >= hosts
-                    && let Some(e) = st.tls_error.clone()
-                {
+        wait_first_session(&client, self.connect_timeout)?;
+        Ok(client)
+    }
+}
+
+/// Waits for `client`'s first session; closes it and says why if none comes
+/// within `timeout`, or as soon as every host has refused TLS.
+fn wait_first_session(client: &Client, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    {
+        let s = &client.handle.shared;
+        let mut st = s.session.lock();
+        let hosts = s.cfg.connect.hosts.len();
+        while st.state != SessionState::Connected {
+            // Every host refused TLS: retrying will not help.
+            if st.tls_failures >= hosts
+                && let Some(e) = st.tls_error.clone()
+            {
+                drop(st);
+                client.handle.close(false);
+                return Err(Error::Tls(e));
+            }
+            if s.session_cv.wait_until(&mut st, deadline).timed_out()
+                && st.state != SessionState::Connected
+            {
+                if let Some(e) = st.tls_error.clone() {
                     drop(st);
                     client.handle.close(false);
                     return Err(Error::Tls(e));
                 }
-                if s.session_cv.wait_until(&mut st, deadline).timed_out()
-                    && st.state != SessionState::Connected
-                {
-                    if let Some(e) = st.tls_error.clone() {
-                        drop(st);
-                        client.handle.close(false);
-                        return Err(Error::Tls(e));
-                    }
-                    let reason = if st.last_error.is_empty() {
-                        "no server answered".to_string()
-                    } else {
-                        st.last_error.clone()
-                    };
-                    drop(st);
-                    // The connect timeout is spent: do not wait for the I/O
-                    // thread's current attempt; it ends on its own.
-                    client.handle.close(false);
-                    return Err(Error::Connect {
-                        hosts: s.cfg.hosts_text.clone(),
-                        timeout: self.connect_timeout,
-                        reason,
-                    });
-                }
+                let reason = if st.last_error.is_empty() {
+                    "no server answered".to_string()
+                } else {
+                    st.last_error.clone()
+                };
+                drop(st);
+                // The connect timeout is spent: do not wait for the I/O
+                // thread's current attempt; it ends on its own.
+                client.handle.close(false);
+                return Err(Error::Connect {
+                    hosts: s.cfg.hosts_text.clone(),
+                    timeout,
+                    reason,
+                });
             }
         }
-        Ok(client)
     }
+    Ok(())
 }
 
 /// A thread and a receiver that disconnects when it ends, for bounded joins.
