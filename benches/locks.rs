@@ -33,6 +33,9 @@
 //!   creates and listings of every member go out in one write, so 4 paths
 //!   cost one round trip to take (and 4 deletes to release, pipelined by
 //!   the guard's drop only as far as each waits for its confirmation).
+//! - `tls`: an uncontended cycle and 8 threads handing one lock over, on
+//!   one server's plaintext port and on its TLS port (a server of its own,
+//!   certificates made by `scripts/tls-certs`): what TLS costs.
 //!
 //! Comparisons with kazoo and Curator in one run come from
 //! `scripts/bench-peers`.
@@ -414,11 +417,45 @@ fn multi(c: &mut Criterion) {
     g.finish();
 }
 
+/// Plaintext against TLS on one server (its `clientPort` and its
+/// `secureClientPort`, certificates made for the run): an uncontended
+/// cycle and 8 threads handing one lock over, on one session.
+fn tls(c: &mut Criterion) {
+    let pki = support::server::pki();
+    let server = support::server::ZkServer::standalone_tls(support::server::Tls::new(
+        &pki,
+        "server.pem",
+        "want",
+    ));
+    let plain = Client::connect(&server.addr()).unwrap();
+    let secure = Client::builder(&server.secure_addr())
+        .tls(zklock::TlsConfig::new(pki.join("ca.pem")))
+        .connect()
+        .unwrap();
+    let mut g = c.benchmark_group("tls");
+    for (name, client) in [("plaintext", &plain), ("tls", &secure)] {
+        let lock = Lock::new(client, &format!("/tls-bench/{name}/u")).unwrap();
+        g.bench_function(BenchmarkId::new("uncontended", name), |b| {
+            b.iter(|| lock.acquire().unwrap().release().unwrap())
+        });
+    }
+    g.throughput(Throughput::Elements(1)).sample_size(10);
+    let waits = Waits::default();
+    for (name, client) in [("plaintext", &plain), ("tls", &secure)] {
+        let lock = Arc::new(Lock::new(client, &format!("/tls-bench/{name}/c")).unwrap());
+        g.bench_function(BenchmarkId::new("threads8", name), |b| {
+            b.iter_custom(|iters| contend(std::slice::from_ref(&lock), 8, iters, &waits))
+        });
+        print_waits(&format!("tls/threads8/{name}"), &waits);
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    targets = floor, uncontended, contended, handoff, mixed, session, handles, reentrant, background, multi
+    targets = floor, uncontended, contended, handoff, mixed, session, handles, reentrant, background, multi, tls
 }
 criterion_main!(benches);

@@ -10,6 +10,9 @@
 //! workload HOSTS PATH sem T SECS LEASES    T threads on one Semaphore of LEASES
 //! ```
 //!
+//! With `ZKLOCK_TLS_CA` set (a CA bundle), every client connects over TLS
+//! (`HOSTS` is then a `secureClientPort`).
+//!
 //! For `threads`: hand-offs per second, the wait in acquire (p50, p99), and
 //! the hand-off latency from the release call returning (and from it
 //! starting) to the next holder's acquire returning.
@@ -65,11 +68,20 @@ fn report_threads(timeline: Timeline, secs: f64) {
     );
 }
 
+/// A client of `hosts`, over TLS if `ZKLOCK_TLS_CA` names a CA bundle.
+fn connect(hosts: &str) -> zklock::Result<Client> {
+    let builder = Client::builder(hosts);
+    match std::env::var_os("ZKLOCK_TLS_CA") {
+        Some(ca) => builder.tls(zklock::TlsConfig::new(ca)).connect(),
+        None => builder.connect(),
+    }
+}
+
 fn main() -> zklock::Result<()> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let (hosts, path, what) = (&a[0], &a[1], a[2].as_str());
     let num = |i: usize| a[i].parse::<u64>().expect("a number");
-    let client = Client::connect(hosts)?;
+    let client = connect(hosts)?;
     match what {
         "floor" | "uncontended" => {
             let n = num(3);
@@ -105,7 +117,7 @@ fn main() -> zklock::Result<()> {
                     let lock = if sessions == 1 {
                         shared.clone()
                     } else {
-                        Arc::new(Lock::new(&Client::connect(hosts).unwrap(), path).unwrap())
+                        Arc::new(Lock::new(&connect(hosts).unwrap(), path).unwrap())
                     };
                     std::thread::spawn(move || {
                         while !stop.load(Ordering::Relaxed) {

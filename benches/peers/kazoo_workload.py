@@ -6,6 +6,7 @@ usage: kazoo_workload.py HOSTS PATH WORKLOAD ARGS...
   floor N | uncontended N | threads T SECS SESSIONS | rw T SECS | sem T SECS LEASES
 Prints one "result key=value ..." line.
 """
+import os
 import sys
 import threading
 import time
@@ -36,7 +37,8 @@ def run_for(secs, stop, run, threads):
 
 
 def client(hosts):
-    c = KazooClient(hosts=hosts, timeout=10.0)
+    ca = os.environ.get("ZKLOCK_TLS_CA")  # TLS to a secureClientPort when set
+    c = KazooClient(hosts=hosts, timeout=10.0, use_ssl=bool(ca), ca=ca, verify_certs=True)
     c.start(timeout=30)
     return c
 

@@ -18,6 +18,9 @@
 //! - **No lost wake-up.** Watches survive reconnects: they are re-registered
 //!   with the last zxid seen, so the server fires the ones whose node changed
 //!   while the client was away.
+//! - **Plaintext or TLS, the same.** With [`ClientBuilder::tls`] (feature
+//!   `tls`) every connection is TLS, and all of the above holds as it does
+//!   over plaintext.
 //! - **Every call has a deadline** (the request timeout, 10 s by default),
 //!   and dropping the last clone closes the session with a bounded wait.
 //!
