@@ -25,6 +25,11 @@
 //! per write) and stops writing once told its lock is lost, as a real holder
 //! would stop touching the resource it guards.
 //!
+//! One worker process in three connects over TLS (the servers listen on a
+//! `secureClientPort` too, with certificates made for the run), through the
+//! same fault proxies, under the same faults (but for "drop-create", whose
+//! proxy must read the create in the bytes it forwards).
+//!
 //! Meanwhile the driver injects, in turn: a burst of abandoned acquires
 //! (every worker cancels its handles at random moments and gives its
 //! acquires deadlines of 0 to 5 ms, so attempts end while their creates are
@@ -89,6 +94,9 @@ const SESSION: Duration = Duration::from_secs(4);
 /// 2 s here), the clients' reconnection, and a hand-off.
 const RECOVERY_BOUND: Duration = Duration::from_secs(10);
 const WORKERS: usize = 3;
+/// The worker slot that connects over TLS (through its proxies to the
+/// servers' `secureClientPort`s); the others use plaintext.
+const TLS_WORKER: usize = 0;
 const THREADS: usize = 3;
 const LEASES: usize = 2;
 /// How long a burst (abandoned acquires, revocations) lasts.
@@ -426,13 +434,17 @@ fn worker(spec: &str) {
     support::init_log();
     let parts: Vec<&str> = spec.split('|').collect();
     let (hosts, log, run, me) = (parts[0], PathBuf::from(parts[1]), parts[2], parts[3]);
+    // A CA bundle: this worker connects over TLS.
+    let ca = parts.get(4).filter(|ca| !ca.is_empty());
     let stop = Arc::new(AtomicBool::new(false));
     let client = loop {
-        match Client::builder(hosts)
+        let mut builder = Client::builder(hosts)
             .session_timeout(SESSION)
-            .connect_timeout(Duration::from_secs(30))
-            .connect()
-        {
+            .connect_timeout(Duration::from_secs(30));
+        if let Some(ca) = ca {
+            builder = builder.tls(zklock::TlsConfig::new(ca));
+        }
+        match builder.connect() {
             Ok(c) => break c,
             Err(e) => eprintln!("worker {me}: {e}; retrying"),
         }
@@ -772,6 +784,8 @@ struct Cluster {
     ens: Ensemble,
     /// Per worker slot: a proxy to each server.
     proxies: Vec<Vec<Proxy>>,
+    /// The CA the TLS worker trusts.
+    ca: PathBuf,
     workers: Vec<WorkerProc>,
     generation: usize,
     root: String,
@@ -797,8 +811,13 @@ impl Cluster {
             .map(Proxy::addr)
             .collect::<Vec<_>>()
             .join(",");
+        let ca = if slot == TLS_WORKER {
+            self.ca.display().to_string()
+        } else {
+            String::new()
+        };
         let spec = format!(
-            "{hosts}{}|{}|{}|{name}",
+            "{hosts}{}|{}|{}|{name}|{ca}",
             self.root,
             self.log.display(),
             self.run.name()
@@ -1165,7 +1184,8 @@ fn checker_self_test() {
 
 fn drive(total: Duration, kinds: &[&'static str], runs: &[Run], repair: bool) -> bool {
     checker_self_test();
-    let ens = Ensemble::start(3);
+    let pki = support::server::pki();
+    let ens = Ensemble::start_tls(3, &pki);
     let mut tally = Tally {
         acquisitions: 0,
         divergences: 0,
@@ -1179,8 +1199,20 @@ fn drive(total: Duration, kinds: &[&'static str], runs: &[Run], repair: bool) ->
     let scratch = support::server::scratch_dir("chaos");
     let mut cluster = Cluster {
         proxies: (0..WORKERS)
-            .map(|_| ens.servers.iter().map(|s| Proxy::new(&s.addr())).collect())
+            .map(|w| {
+                ens.servers
+                    .iter()
+                    .map(|s| {
+                        if w == TLS_WORKER {
+                            Proxy::opaque(&s.secure_addr())
+                        } else {
+                            Proxy::new(&s.addr())
+                        }
+                    })
+                    .collect()
+            })
             .collect(),
+        ca: pki.join("ca.pem"),
         ens,
         workers: Vec::new(),
         generation: 0,
@@ -1369,7 +1401,9 @@ fn inject(c: &mut Cluster, kind: &str, pick: &mut impl FnMut(usize) -> usize) ->
             format!("every worker, {asked} asked by an operator")
         }
         "drop-create" => {
-            let w = pick(WORKERS);
+            // The proxy finds the create in the bytes it forwards: not
+            // through TLS, so the TLS worker is not picked.
+            let w = (TLS_WORKER + 1 + pick(WORKERS - 1)) % WORKERS;
             let prefix = format!("{}/", c.root);
             for p in &c.proxies[w] {
                 p.drop_after_create(&prefix);

@@ -195,7 +195,10 @@ fn open(shared: &Shared, host: &str, port: u16, deadline: Instant) -> Result<Lin
     if let Some(tls) = &shared.cfg.tls {
         let conn = tls
             .handshake(&tcp, host, &at, deadline)
-            .map_err(AttemptError::Tls)?;
+            .map_err(|e| match e {
+                super::tls::HandshakeError::Tls(e) => AttemptError::Tls(e),
+                super::tls::HandshakeError::Io(why) => AttemptError::Other(why),
+            })?;
         return Ok(Link::tls(tcp, conn, at));
     }
     let _ = shared;

@@ -174,19 +174,21 @@ impl TlsSetup {
         host: &str,
         at: &str,
         deadline: Instant,
-    ) -> Result<rustls::ClientConnection, TlsError> {
+    ) -> Result<rustls::ClientConnection, HandshakeError> {
         let name_text = self.server_name.as_deref().unwrap_or(host);
         // An IPv6 host is written without brackets here.
-        let name = ServerName::try_from(name_text.to_string()).map_err(|e| TlsError::Config {
-            reason: format!("server name {name_text:?}: {e}"),
+        let name = ServerName::try_from(name_text.to_string()).map_err(|e| {
+            HandshakeError::Tls(TlsError::Config {
+                reason: format!("server name {name_text:?}: {e}"),
+            })
         })?;
-        let mut conn =
-            rustls::ClientConnection::new(self.config.clone(), name).map_err(config_error)?;
+        let mut conn = rustls::ClientConnection::new(self.config.clone(), name)
+            .map_err(|e| HandshakeError::Tls(config_error(e)))?;
         let mut sock = tcp;
         while conn.is_handshaking() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(handshake_error(at, "no reply in time"));
+                return Err(HandshakeError::Io("TLS handshake: no reply in time".into()));
             }
             let _ = tcp.set_read_timeout(Some(left));
             match conn.complete_io(&mut sock) {
@@ -200,29 +202,32 @@ impl TlsSetup {
     }
 }
 
-fn handshake_error(at: &str, reason: &str) -> TlsError {
-    TlsError::Handshake {
-        host: at.to_string(),
-        reason: reason.to_string(),
-    }
+/// Why a TLS handshake failed.
+pub(crate) enum HandshakeError {
+    /// For a reason retrying will not fix: a certificate, a refusal, a
+    /// server that does not speak TLS.
+    Tls(TlsError),
+    /// The network: no reply in time, a reset. Retried like any failed
+    /// connection.
+    Io(String),
 }
 
 /// Names the cause of a failed handshake.
-fn classify(at: &str, name: &str, e: &std::io::Error) -> TlsError {
+fn classify(at: &str, name: &str, e: &std::io::Error) -> HandshakeError {
+    use std::io::ErrorKind as K;
     let host = at.to_string();
     let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
         return match e.kind() {
-            std::io::ErrorKind::UnexpectedEof
-            | std::io::ErrorKind::ConnectionReset
-            | std::io::ErrorKind::ConnectionAborted
-            | std::io::ErrorKind::BrokenPipe => TlsError::NotTls { host },
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                handshake_error(at, "no reply in time")
+            // Hung up on a ClientHello: a plaintext ZooKeeper port reads it
+            // as an impossible frame length and closes.
+            K::UnexpectedEof => HandshakeError::Tls(TlsError::NotTls { host }),
+            K::WouldBlock | K::TimedOut => {
+                HandshakeError::Io("TLS handshake: no reply in time".into())
             }
-            _ => handshake_error(at, &e.to_string()),
+            _ => HandshakeError::Io(format!("TLS handshake: {e}")),
         };
     };
-    tls_error(host, name, tls)
+    HandshakeError::Tls(tls_error(host, name, tls))
 }
 
 /// Maps rustls's error to ours.

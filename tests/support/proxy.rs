@@ -39,6 +39,8 @@ struct State {
     upstream: Mutex<String>,
     creates_dropped: AtomicUsize,
     accepted: AtomicUsize,
+    /// Forward client bytes as they come, without reading frames (TLS).
+    opaque: bool,
 }
 
 /// A fault proxy listening on a loopback port.
@@ -50,6 +52,17 @@ pub struct Proxy {
 impl Proxy {
     /// A proxy in front of `upstream` (`host:port`).
     pub fn new(upstream: &str) -> Proxy {
+        Proxy::start(upstream, false)
+    }
+
+    /// A proxy in front of a TLS port: the bytes are opaque, so it cannot
+    /// see requests (no `swallow_requests`, no `drop_after_create`); every
+    /// other fault works.
+    pub fn opaque(upstream: &str) -> Proxy {
+        Proxy::start(upstream, true)
+    }
+
+    fn start(upstream: &str, opaque: bool) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(State {
@@ -59,6 +72,7 @@ impl Proxy {
             upstream: Mutex::new(upstream.to_string()),
             creates_dropped: AtomicUsize::new(0),
             accepted: AtomicUsize::new(0),
+            opaque,
         });
         let st = state.clone();
         std::thread::spawn(move || {
@@ -208,7 +222,7 @@ fn pump(
         if !delay.is_zero() {
             std::thread::sleep(delay); // the fault itself, not synchronisation
         }
-        if !upstream {
+        if !upstream || st.opaque {
             if cut_flag.load(Ordering::SeqCst) || to.write_all(&buf[..n]).is_err() {
                 break;
             }
