@@ -205,6 +205,9 @@ impl Wire {
                 loop {
                     let n = conn.writer().write(rest)?;
                     rest = &rest[n..];
+                    if n == 0 && !rest.is_empty() && !conn.wants_write() {
+                        return Err(io::Error::from(io::ErrorKind::WriteZero));
+                    }
                     while conn.wants_write() {
                         conn.write_tls(sealed)?;
                     }
