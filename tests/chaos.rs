@@ -622,6 +622,11 @@ fn worker(spec: &str) {
     }
     let _ = canceller.join();
     report_orphans(&client, &log, me);
+    // How many hand-offs between this worker's threads were local.
+    let _ = std::fs::write(
+        log.with_extension(format!("{me}.handoffs")),
+        zklock::lock::local_handoffs(&client).to_string(),
+    );
     client.close();
 }
 
@@ -1470,6 +1475,16 @@ fn finish_run(c: &mut Cluster, tally: &mut Tally) {
             }
         }
     }
+    // Local hand-offs, as the workers counted them (a killed worker's are
+    // not counted).
+    let local: u64 = c
+        .workers
+        .iter()
+        .filter_map(|w| {
+            std::fs::read_to_string(c.log.with_extension(format!("{}.handoffs", w.name))).ok()
+        })
+        .filter_map(|t| t.trim().parse::<u64>().ok())
+        .sum();
     let (recs, refused) = fenced(&read_log(&c.log), REMOVAL_NEWS_MS);
     let entered = |suffix: &str| {
         recs.iter()
@@ -1478,7 +1493,8 @@ fn finish_run(c: &mut Cluster, tally: &mut Tally) {
     };
     println!(
         "chaos: {} run: {} holds through a nested reentrant guard, {} downgrades, \
-         {} background acquires, {} multi-lock holds, {} single-node lock holds",
+         {} background acquires, {} multi-lock holds, {} single-node lock holds, \
+         {local} local hand-offs (workers that were not killed)",
         c.run.name(),
         entered(".nested"),
         entered(".downgrade"),

@@ -2,10 +2,11 @@
 //! token, and its release.
 
 use super::cleanup::settle;
+use super::handoff::LocalWaiters;
 use super::inspection;
 use super::name;
 use super::ownership::{LockState, Ownership};
-use crate::client::scope::{Call, ReplyExt, Scope, Target};
+use crate::client::scope::{Call, ReplyExt, Scope, Target, wait_reply};
 use crate::error::{Error, Failure, Result, ZkError};
 use crate::path;
 use crossbeam_channel::Receiver;
@@ -309,14 +310,27 @@ impl LockGuard {
     fn delete(&self) -> Result<(), Failure> {
         let scope = self.own.current_scope()?;
         let deadline = scope.request_deadline();
-        scope.call(Call::delete(self.own.node()), deadline).done()
+        let mut sent = scope.send(vec![Call::delete(self.own.node())], deadline)?;
+        let rx = sent
+            .pop()
+            .ok_or_else(|| Failure::Protocol("a reply went missing".into()))?;
+        self.hand_off(&scope);
+        wait_reply(&rx, deadline).done()
     }
 
     fn hand_to_background(&self) -> Receiver<()> {
-        self.own.scope().delete_in_background(
+        let settled = self.own.scope().delete_in_background(
             Target::Path(self.own.node().to_string()),
             self.own.ephemeral(),
-        )
+        );
+        self.hand_off(self.own.scope());
+        settled
+    }
+
+    /// The delete is on the wire: a waiter of this session whose blocker
+    /// is our node may hold now (see the walker's "Local hand-offs").
+    fn hand_off(&self, scope: &Scope) {
+        LocalWaiters::of(scope).released(scope, self.own.node());
     }
 }
 

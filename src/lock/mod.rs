@@ -85,6 +85,7 @@ mod attempt;
 mod cleanup;
 mod driver;
 mod guard;
+mod handoff;
 mod holds;
 mod identity;
 mod inspection;
@@ -108,6 +109,10 @@ mod wait;
 mod walker;
 
 pub use guard::{LockGuard, Releasing};
+#[cfg(debug_assertions)]
+#[doc(hidden)]
+pub use handoff::debug_break_local_handoffs;
+pub use handoff::local_handoffs;
 pub use inspection::{EntryRole, LockEntry, LockInfo};
 pub use multi::{Member, MultiLock};
 pub use multi_guard::MultiGuard;

@@ -453,6 +453,7 @@ impl Semaphore {
                 match at.waiter.next(at.deadline).map_err(stop)? {
                     None => return Ok(Poll::Pending),
                     Some(Wake::Node { path, .. }) if path != dir => continue,
+                    Some(Wake::Released { .. }) => continue, // a lock phase's, late
                     Some(_) => lease.waiting = false,
                 }
             }

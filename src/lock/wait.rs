@@ -30,6 +30,9 @@ pub(crate) enum Wake {
     Session,
     /// `cancel()` was called.
     Cancel,
+    /// A guard of this session let go of the node at `path`, and its
+    /// delete is on the wire (a local hand-off, see [`super::handoff`]).
+    Released { path: String },
 }
 
 /// Why an attempt stops waiting early.

@@ -25,6 +25,58 @@
 //!    waiter keeps nothing of its listing but its blocker's name, so it
 //!    costs the same however long the queue.
 //!
+//! **Local hand-offs.** When the blocker is a node of our own session, the
+//! server's notification of its deletion is not needed: a guard of this
+//! session that lets go (release or drop) first sends its delete, then
+//! wakes the waiters of its session whose blocker its node is
+//! ([`super::handoff`]); a waiter so woken concludes exactly as it would
+//! from the deletion's watch event (step 4, the same rule and the same
+//! checks), microseconds after the release call instead of a round trip
+//! and a notification later. Why this never lets two holders in:
+//! - The releasing guard has let go for good before it wakes anyone (its
+//!   state is `Released`, and `check()` fails from then on): its holder
+//!   touches the resource no more, exactly as after the delete lands.
+//! - The delete was already written to the session's connection, so the
+//!   server applies it before anything the new holder sends (one session's
+//!   requests are applied in order); other sessions see the queue advance in
+//!   the same order as before, and wait for the new holder's node, which
+//!   was behind the old one. A waiter of another session between the two
+//!   nodes cannot exist: the local waiter's listing showed the releasing
+//!   node as its only blocker (or its handle saw a later node hold, as in
+//!   step 4), and counters only grow, so nothing can appear between them.
+//!   FIFO across sessions is the server's order, unchanged: a local waiter
+//!   never passes another session's node.
+//! - Fencing tokens still increase: the new holder's token is its node's
+//!   creation zxid, larger than the old node's.
+//! - Only while the session is connected, and only for waiters of that same
+//!   session (the registry keeps each waiter's session id). If the
+//!   connection breaks after the delete was written, the delete is sent
+//!   again first on reconnection (background deletes go out before any
+//!   caller's request); if the session is lost before the delete lands,
+//!   both nodes vanish with it and the new holder is told `Lost`, as any
+//!   holder of a lost session is.
+//! - A release that fails or is retried: the wake comes after the delete
+//!   was written, whatever its reply; a failed delete is retried in the
+//!   background and, on this connection or the next, before the new
+//!   holder's requests. A release of a guard already lost wakes nobody who
+//!   was not woken by the deletion already.
+//! - A waiter cancelled or timed out in that instant ends its attempt and
+//!   deletes its node as always; nobody holds because of the wake, and the
+//!   next contender of another session waits for both deletes.
+//! - A reader group behind a writer: each reader whose only blocker was the
+//!   writer holds, as each would on the deletion's event; a writer behind
+//!   a local reader with other readers ahead lists again, as before.
+//! - Sequence wrap changes nothing: the decision was made on the listing's
+//!   order (the counter as the signed number it is), not on the wake.
+//! - Our own node deleted externally: as in step 4, the own-node watch must
+//!   be confirmed before a wake can make us hold; a deletion whose
+//!   notification is still in flight reaches the new holder as `Lost` a
+//!   moment later, as it would reach any holder.
+//!
+//! A debug-build switch (`lock::debug_break_local_handoffs`) breaks the
+//! rule on purpose, waking every local waiter at any release;
+//! `tests/handoff.rs` shows the overlap it causes.
+//!
 //! A contender must never go on to "hold" a lock with no node (someone may
 //! delete it), alongside the next contender: a new listing shows whether
 //! the node is there, and to hold without one, a waiter first watches its
@@ -42,6 +94,7 @@
 
 use super::attempt::{Attempt, Mode, Outcome, stop};
 use super::cleanup::Claim;
+use super::handoff::{self, LocalWaiters, Registration};
 use super::name::{self, Contender, Flavor, Kind};
 use super::ownership::Ownership;
 use super::revocation::{self, Revoke};
@@ -94,6 +147,9 @@ pub(crate) struct Acquired {
 enum Next {
     /// It is gone: take the next blocker from the same listing.
     Gone,
+    /// A guard of this session let it go and sent its delete: as good as
+    /// gone (see the module doc: local hand-offs).
+    Released,
     /// Something else happened: list again.
     Relist,
     /// Our own node is gone: queue again.
@@ -118,6 +174,8 @@ struct Parked {
     holds_after: bool,
     /// The blocker's creation zxid, once known.
     blocker_czxid: Option<i64>,
+    /// While we wait: our registration for a local hand-off.
+    _local: Option<Registration>,
 }
 
 /// One acquire attempt between its steps: everything the walk keeps. A
@@ -134,7 +192,7 @@ pub(crate) struct WalkState<M: Mode> {
     /// The blockers this attempt has revoked already (asked once each).
     revoked: HashSet<String>,
     /// Set while waiting for a blocker.
-    parked: Option<Parked>,
+    parked: Option<Box<Parked>>,
     /// The replies of a create and listing sent ahead by [`WalkState::begin`].
     sent: Option<Vec<ReplyRx>>,
 }
@@ -471,16 +529,29 @@ impl<M: Mode> Walk<'_, M> {
             own.watch();
         }
         let blocker_path = self.full(&blocker);
+        // A guard of this session letting the blocker go can wake us at
+        // once, when its going alone would make us hold: registered before
+        // the watch is sent, so a release while it is in flight counts too
+        // (the wake is kept for the wait).
+        let local = (holds_after || self.st.at.waiter.others_in_flight() || handoff::broken())
+            .then(|| {
+                LocalWaiters::of(&self.st.at.scope).register(
+                    &self.st.at.scope,
+                    &blocker_path,
+                    self.st.at.waiter.sender(),
+                )
+            });
         match self.watch(&blocker_path)? {
             Err(next) => Ok(self.after_wait(next, holds_after, None, &own)),
             Ok(czxid) => {
                 // Wait for it: `run` resumes the walk from here.
-                self.st.parked = Some(Parked {
+                self.st.parked = Some(Box::new(Parked {
                     blocker_path,
                     own,
                     holds_after,
                     blocker_czxid: Some(czxid),
-                });
+                    _local: local,
+                }));
                 Ok(None)
             }
         }
@@ -504,11 +575,17 @@ impl<M: Mode> Walk<'_, M> {
             // Safe only if a deletion of our own node could not have gone
             // unnoticed: with the watch confirmed, its event would have come
             // before the blocker's (the server sends them in zxid order).
-            Next::Gone if ahead_gone && own.armed() && !own.deleted() => {
+            Next::Gone | Next::Released if ahead_gone && own.armed() && !own.deleted() => {
                 log::trace!("zklock: {} holds: its blocker went", own.node());
+                if matches!(next, Next::Released) {
+                    LocalWaiters::of(&self.st.at.scope).count();
+                }
                 self.acquired().map(Outcome::Held)
             }
-            Next::Gone | Next::Relist => None,
+            // The rule broken on purpose (debug builds, for the test that
+            // must catch it): hold at any local release.
+            Next::Released if handoff::broken() => self.acquired().map(Outcome::Held),
+            Next::Gone | Next::Released | Next::Relist => None,
             Next::Requeue => {
                 self.requeue("deleted by someone else");
                 None
@@ -623,6 +700,9 @@ fn woken(wake: Wake, blocker_path: &str, own_path: &str) -> Woken {
             EventType::NodeDeleted => Woken::Next(Next::Requeue),
             _ => Woken::Ignore,
         },
+        Wake::Released { path } if path == blocker_path => Woken::Next(Next::Released),
+        // A release of a node we no longer wait for.
+        Wake::Released { .. } => Woken::Ignore,
         // A watch of an earlier blocker firing late.
         Wake::Node { .. } => Woken::Ignore,
         Wake::Session => Woken::Next(Next::Relist),

@@ -1,0 +1,151 @@
+//! Local hand-offs: a guard that lets go wakes the waiters of its own
+//! session whose blocker its node is, the moment its delete is on the
+//! wire, instead of their waiting for the server's notification. The
+//! argument for why this never lets two holders in is the walker's (see
+//! [`super::walker`], "Local hand-offs"); this file is the registry that
+//! joins a releasing guard to those waiters.
+//!
+//! One registry per client: a waiter registers its blocker's path while it
+//! waits for it (and only when the blocker's going alone can make it hold),
+//! and its registration ends with the wait.
+
+use super::wait::{Wake, WakeTx};
+use crate::client::scope::{EpochStatus, Scope};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The waiters of one client, by the path of the node they wait for.
+#[derive(Default)]
+pub(crate) struct LocalWaiters {
+    by_blocker: Mutex<HashMap<String, Vec<Entry>>>,
+    next_id: AtomicU64,
+    /// Hand-offs that happened this way (counted by the waiter that held).
+    handed: AtomicU64,
+}
+
+struct Entry {
+    id: u64,
+    /// The session the waiter's node belongs to.
+    session: i64,
+    tx: WakeTx,
+}
+
+/// A waiter's registration; it ends when this is dropped.
+pub(crate) struct Registration {
+    waiters: Arc<LocalWaiters>,
+    blocker: String,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut map = self.waiters.by_blocker.lock();
+        if let Some(list) = map.get_mut(&self.blocker) {
+            list.retain(|e| e.id != self.id);
+            if list.is_empty() {
+                map.remove(&self.blocker);
+            }
+        }
+    }
+}
+
+impl LocalWaiters {
+    /// The registry of `scope`'s client.
+    pub fn of(scope: &Scope) -> Arc<LocalWaiters> {
+        scope.per_client(LocalWaiters::default)
+    }
+
+    /// A waiter of `scope`'s session waits for `blocker` to go, and holds
+    /// once it has: wake it through `tx` when a guard of the same session
+    /// lets `blocker` go.
+    pub fn register(self: &Arc<Self>, scope: &Scope, blocker: &str, tx: WakeTx) -> Registration {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let session = scope.session_id().unwrap_or(0);
+        self.by_blocker
+            .lock()
+            .entry(blocker.to_string())
+            .or_default()
+            .push(Entry { id, session, tx });
+        Registration {
+            waiters: self.clone(),
+            blocker: blocker.to_string(),
+            id,
+        }
+    }
+
+    /// The guard of `node` has let go for good and its delete has been
+    /// sent in `scope`'s session: wakes the waiters of that session whose
+    /// blocker it is. Nothing unless the session is connected.
+    pub fn released(&self, scope: &Scope, node: &str) {
+        if scope.status() != EpochStatus::Connected {
+            return;
+        }
+        let Some(session) = scope.session_id() else {
+            return;
+        };
+        if broken() {
+            // The deliberately wrong rule, for the test that must catch it:
+            // every local waiter is told its blocker went, whoever that is.
+            for (blocker, list) in self.by_blocker.lock().iter() {
+                for e in list {
+                    e.tx.send(Wake::Released {
+                        path: blocker.clone(),
+                    });
+                }
+            }
+            return;
+        }
+        let Some(list) = self.by_blocker.lock().remove(node) else {
+            return;
+        };
+        for e in list.into_iter().filter(|e| e.session == session) {
+            e.tx.send(Wake::Released {
+                path: node.to_string(),
+            });
+        }
+    }
+
+    /// A waiter held because of a local release.
+    pub fn count(&self) {
+        self.handed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many hand-offs were local so far.
+    pub fn handed(&self) -> u64 {
+        self.handed.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(debug_assertions)]
+static BROKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the rule is broken on purpose ([`debug_break_local_handoffs`]);
+/// never in release builds.
+pub(crate) fn broken() -> bool {
+    #[cfg(debug_assertions)]
+    return BROKEN.load(Ordering::SeqCst);
+    #[cfg(not(debug_assertions))]
+    return false;
+}
+
+/// Breaks local hand-offs on purpose (every local waiter holds at any
+/// release of its client, even with another session's node between): for
+/// the test that shows the suite catches it. Debug builds only.
+#[cfg(debug_assertions)]
+#[doc(hidden)]
+pub fn debug_break_local_handoffs(on: bool) {
+    BROKEN.store(on, Ordering::SeqCst);
+}
+
+/// How many times a lock of `client` passed from one of its threads to
+/// another at once, woken by the release itself rather than by the
+/// server's notification of the delete (see the walker's "Local
+/// hand-offs"). For tests, benches and metrics.
+pub fn local_handoffs(client: &crate::Client) -> u64 {
+    client
+        .scope()
+        .map(|s| LocalWaiters::of(&s).handed())
+        .unwrap_or(0)
+}
