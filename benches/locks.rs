@@ -16,7 +16,9 @@
 //!   hand-offs per second); the wait latency (p50, p99) of each
 //!   configuration is printed after it.
 //! - `handoff`: from the holder's release call (and from its return) to the
-//!   next waiter's acquire returning, the waiter on another session.
+//!   next waiter's acquire returning, the waiter on another session; and
+//!   from the release call with the waiter on the same session (a local
+//!   hand-off: woken by the release, not by the server).
 //! - `mixed`: read/write 90/10 and a 3-lease semaphore, 8 threads each.
 //! - `session`: raw create + delete from 8 threads on one client, and on a
 //!   client each: what sharing a session costs.
@@ -185,16 +187,18 @@ fn contended(c: &mut Criterion) {
 fn handoff(c: &mut Criterion) {
     let (a, root) = root_client();
     let b_client = Client::connect(&format!("{}{root}", support::hosts())).unwrap();
-    let holder = Lock::new(&a, "/h").unwrap();
+    let holder = Arc::new(Lock::new(&a, "/h").unwrap());
     let waiter = Arc::new(Lock::new(&b_client, "/h").unwrap());
+    // The same, with the waiter on the holder's session: a local hand-off.
+    let local_holder = Arc::new(Lock::new(&a, "/h-local").unwrap());
+    let local_waiter = Arc::new(Lock::new(&a, "/h-local").unwrap());
     let mut g = c.benchmark_group("handoff");
     g.sample_size(20);
     // One hand-off: returns (release call -> waiter's acquire returning,
-    // release returning -> waiter's acquire returning). The waiter is on
-    // another session, so its wake-up races the holder's delete reply; the
-    // second figure is the one the issue asks for, the first includes the
-    // delete's round trip.
-    let hand_off = || {
+    // release returning -> waiter's acquire returning). On another session
+    // the waiter's wake-up races the holder's delete reply; on the same
+    // session it is woken by the release itself, before the reply.
+    let hand_off = |holder: &Arc<Lock>, waiter: &Arc<Lock>| {
         let held = holder.acquire().unwrap();
         let w = waiter.clone();
         let t = std::thread::spawn(move || {
@@ -203,10 +207,12 @@ fn handoff(c: &mut Criterion) {
             drop(g);
             at
         });
-        // Outside the measurement: wait until the waiter has queued.
+        // Outside the measurement: wait until the waiter has queued, and
+        // give its watches time to be set (a bench, not a test).
         while holder.contenders().unwrap().len() < 2 {
             std::thread::yield_now();
         }
+        std::thread::sleep(Duration::from_millis(5));
         let called = Instant::now();
         held.release().unwrap();
         let returned = Instant::now();
@@ -217,10 +223,17 @@ fn handoff(c: &mut Criterion) {
         )
     };
     g.bench_function("release_call_to_next_acquire", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| hand_off().0).sum())
+        b.iter_custom(|iters| (0..iters).map(|_| hand_off(&holder, &waiter).0).sum())
     });
     g.bench_function("release_return_to_next_acquire", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| hand_off().1).sum())
+        b.iter_custom(|iters| (0..iters).map(|_| hand_off(&holder, &waiter).1).sum())
+    });
+    g.bench_function("same_session_release_call_to_next_acquire", |b| {
+        b.iter_custom(|iters| {
+            (0..iters)
+                .map(|_| hand_off(&local_holder, &local_waiter).0)
+                .sum()
+        })
     });
     g.finish();
 }

@@ -137,10 +137,7 @@ fn main() -> zklock::Result<()> {
             report_threads(t, secs);
             // Hand-offs between this process's threads that were local
             // (sessions == 1: all threads on `client`).
-            eprintln!(
-                "local_handoffs={}",
-                zklock::lock::local_handoffs(&client)
-            );
+            eprintln!("local_handoffs={}", zklock::lock::local_handoffs(&client));
         }
         "rw" | "sem" => {
             let (threads, secs) = (num(3) as usize, num(4));
