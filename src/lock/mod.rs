@@ -59,7 +59,9 @@
 //! - `walker`: the one queue walker (its module doc is the canonical
 //!   write-up of the hand-off); `attempt`: one attempt's requests, deadline,
 //!   cancel and back-off, the call's mode (wait or try) and its outcome;
-//!   `wait`: the wake channel of each attempt.
+//!   `wait`: the wake channel of each attempt; `handoff`: local hand-offs
+//!   (a releasing guard wakes the waiters of its session whose blocker its
+//!   node is; [`local_handoffs`] counts them).
 //! - `ownership`: what a contender knows of its own node ([`LockState`]);
 //!   `guard`: [`LockGuard`]; `cleanup`: whatever an attempt leaves behind,
 //!   deleted (a node in doubt from the moment its create is sent).
