@@ -174,6 +174,19 @@ impl Shared {
         calls: Vec<Call>,
         deadline: Instant,
     ) -> Result<Vec<ReplyRx>, Failure> {
+        self.send_then(epoch, calls, deadline, || {})
+    }
+
+    /// [`Shared::send`], running `queued` once the calls are in the
+    /// outbound buffer, before it is written: anything sent after `queued`
+    /// runs goes out behind them, on this connection.
+    pub fn send_then(
+        self: &Arc<Self>,
+        epoch: u64,
+        calls: Vec<Call>,
+        deadline: Instant,
+        queued: impl FnOnce(),
+    ) -> Result<Vec<ReplyRx>, Failure> {
         let mut out = self.writable(epoch, deadline)?;
         let mut rxs = Vec::with_capacity(calls.len());
         for call in calls {
@@ -189,6 +202,7 @@ impl Shared {
                 Err((f, _)) => rxs.push(ReplyRx::ready(Err(f))),
             }
         }
+        queued();
         out.flush();
         Ok(rxs)
     }

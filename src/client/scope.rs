@@ -84,6 +84,19 @@ impl Scope {
         self.shared().send(self.epoch, calls, connect_by)
     }
 
+    /// [`Scope::send`], running `queued` once the calls are queued on the
+    /// connection and before they are written: whatever anyone sends after
+    /// `queued` runs reaches the server behind them.
+    pub fn send_then(
+        &self,
+        calls: Vec<Call>,
+        connect_by: Instant,
+        queued: impl FnOnce(),
+    ) -> Result<Vec<ReplyRx>, Failure> {
+        self.shared()
+            .send_then(self.epoch, calls, connect_by, queued)
+    }
+
     /// Sends `calls` and waits for every reply until `deadline` (for
     /// callers that need no cancel: a cancellable attempt waits itself).
     pub fn round_trip(&self, calls: Vec<Call>, deadline: Instant) -> Vec<Reply> {

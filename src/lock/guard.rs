@@ -310,11 +310,14 @@ impl LockGuard {
     fn delete(&self) -> Result<(), Failure> {
         let scope = self.own.current_scope()?;
         let deadline = scope.request_deadline();
-        let mut sent = scope.send(vec![Call::delete(self.own.node())], deadline)?;
+        // The waiters are woken once the delete is queued on the
+        // connection, ahead of anything they may send, while it is written.
+        let mut sent = scope.send_then(vec![Call::delete(self.own.node())], deadline, || {
+            self.hand_off(&scope)
+        })?;
         let rx = sent
             .pop()
             .ok_or_else(|| Failure::Protocol("a reply went missing".into()))?;
-        self.hand_off(&scope);
         wait_reply(&rx, deadline).done()
     }
 
@@ -327,8 +330,8 @@ impl LockGuard {
         settled
     }
 
-    /// The delete is on the wire: a waiter of this session whose blocker
-    /// is our node may hold now (see the walker's "Local hand-offs").
+    /// The delete is queued on the connection: a waiter of this session
+    /// whose blocker is our node may hold now (see the walker's "Local hand-offs").
     fn hand_off(&self, scope: &Scope) {
         LocalWaiters::of(scope).released(scope, self.own.node());
     }

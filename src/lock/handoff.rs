@@ -1,6 +1,6 @@
 //! Local hand-offs: a guard that lets go wakes the waiters of its own
-//! session whose blocker its node is, the moment its delete is on the
-//! wire, instead of their waiting for the server's notification. The
+//! session whose blocker its node is, the moment its delete is queued on
+//! the connection, instead of their waiting for the server's notification. The
 //! argument for why this never lets two holders in is the walker's (see
 //! [`super::walker`], "Local hand-offs"); this file is the registry that
 //! joins a releasing guard to those waiters.
@@ -75,8 +75,8 @@ impl LocalWaiters {
         }
     }
 
-    /// The guard of `node` has let go for good and its delete has been
-    /// sent in `scope`'s session: wakes the waiters of that session whose
+    /// The guard of `node` has let go for good and its delete is queued
+    /// in `scope`'s session: wakes the waiters of that session whose
     /// blocker it is. Nothing unless the session is connected.
     pub fn released(&self, scope: &Scope, node: &str) {
         if scope.status() != EpochStatus::Connected {

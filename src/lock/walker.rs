@@ -27,8 +27,9 @@
 //!
 //! **Local hand-offs.** When the blocker is a node of our own session, the
 //! server's notification of its deletion is not needed: a guard of this
-//! session that lets go (release or drop) first sends its delete, then
-//! wakes the waiters of its session whose blocker its node is
+//! session that lets go (release or drop) first queues its delete on the
+//! session's connection, then wakes the waiters of its session whose
+//! blocker its node is
 //! ([`super::handoff`]); a waiter so woken concludes exactly as it would
 //! from the deletion's watch event (step 4, the same rule and the same
 //! checks), microseconds after the release call instead of a round trip
@@ -36,9 +37,12 @@
 //! - The releasing guard has let go for good before it wakes anyone (its
 //!   state is `Released`, and `check()` fails from then on): its holder
 //!   touches the resource no more, exactly as after the delete lands.
-//! - The delete was already written to the session's connection, so the
-//!   server applies it before anything the new holder sends (one session's
-//!   requests are applied in order); other sessions see the queue advance in
+//! - The delete is already queued on the session's connection (`release()`
+//!   wakes while it is being written, under the lock every request of the
+//!   connection goes through; a drop, once its background delete is sent),
+//!   so whatever the new holder sends goes out behind it, and the server
+//!   applies it first (one session's requests are applied in order); other
+//!   sessions see the queue advance in
 //!   the same order as before, and wait for the new holder's node, which
 //!   was behind the old one. A waiter of another session between the two
 //!   nodes cannot exist: the local waiter's listing showed the releasing
@@ -56,9 +60,13 @@
 //!   both nodes vanish with it and the new holder is told `Lost`, as any
 //!   holder of a lost session is.
 //! - A release that fails or is retried: the wake comes after the delete
-//!   was written, whatever its reply; a failed delete is retried in the
-//!   background and, on this connection or the next, before the new
-//!   holder's requests. A release of a guard already lost wakes nobody who
+//!   was queued, whatever its reply; a failed delete is retried in the
+//!   background until the server confirms it. Should the connection break
+//!   with the delete unsent and the new holder send on the next connection
+//!   first, the old node merely stays a little longer: every other session
+//!   still waits for it, and its own holder has let go, so nobody holds
+//!   beside the new holder; the queue moves on once the retried delete
+//!   lands. A release of a guard already lost wakes nobody who
 //!   was not woken by the deletion already.
 //! - A waiter cancelled or timed out in that instant ends its attempt and
 //!   deletes its node as always; nobody holds because of the wake, and the
