@@ -31,7 +31,7 @@ pub(crate) enum Wake {
     /// `cancel()` was called.
     Cancel,
     /// A guard of this session let go of the node at `path`, and its
-    /// delete is on the wire (a local hand-off, see [`super::handoff`]).
+    /// delete is queued (a local hand-off, see [`super::handoff`]).
     Released { path: String },
 }
 
