@@ -146,7 +146,11 @@ fn on_lost_fires_when_any_member_is_lost() {
     rx.recv_timeout(WAIT).expect("on_lost ran");
     assert!(rx.recv_timeout(Duration::from_millis(200)).is_err(), "once");
     assert_eq!(guard.state(), LockState::Lost);
-    assert!(guard.check().is_err());
+    support::wait_until(
+        std::time::Duration::from_secs(10),
+        "the guard to be lost",
+        || guard.check().is_err(),
+    );
 }
 
 /// Two sets over the same paths named in opposite orders, from 8 threads
