@@ -267,8 +267,13 @@ fn read_frame_until(link: &mut Link, deadline: Instant) -> Result<Vec<u8>, Attem
 /// connection with a TLS hello tells apart.
 fn hung_up(host: &str, port: u16, peer: String, deadline: Instant) -> AttemptError {
     #[cfg(feature = "tls")]
-    if super::tls::speaks_tls(host, port, deadline) {
-        return AttemptError::Tls(TlsError::ServerExpectsTls { host: peer });
+    {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Ok(tcp) = tcp_connect(host, port, left.max(MIN_ATTEMPT))
+            && super::tls::speaks_tls(tcp, host, deadline)
+        {
+            return AttemptError::Tls(TlsError::ServerExpectsTls { host: peer });
+        }
     }
     let _ = (host, port, peer, deadline);
     AttemptError::Other(CLOSED_IN_HANDSHAKE.into())

@@ -265,10 +265,11 @@ pub(crate) fn tls_error(host: String, name: &str, e: &rustls::Error) -> TlsError
     }
 }
 
-/// Whether the server at `host:port` answers a TLS ClientHello with a TLS
-/// handshake record: asked only after a plaintext handshake was cut off, to
-/// tell "a TLS port" from "a server not serving yet".
-pub(crate) fn speaks_tls(host: &str, port: u16, deadline: Instant) -> bool {
+/// Whether the server behind `tcp` (a fresh connection to `host`)
+/// answers a TLS ClientHello with a TLS handshake record: asked only after
+/// a plaintext handshake was cut off, to tell "a TLS port" from "a server
+/// not serving yet". Gives up at `deadline`.
+pub(crate) fn speaks_tls(mut tcp: TcpStream, host: &str, deadline: Instant) -> bool {
     let Ok(config) = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -286,18 +287,8 @@ pub(crate) fn speaks_tls(host: &str, port: u16, deadline: Instant) -> bool {
     let Ok(mut conn) = rustls::ClientConnection::new(Arc::new(config), name) else {
         return false;
     };
-    let timeout = deadline.saturating_duration_since(Instant::now());
-    let Some(addr) = std::net::ToSocketAddrs::to_socket_addrs(&(host, port))
-        .ok()
-        .and_then(|mut a| a.next())
-    else {
-        return false;
-    };
-    let Ok(mut tcp) = TcpStream::connect_timeout(&addr, timeout.max(Duration::from_millis(10)))
-    else {
-        return false;
-    };
-    let _ = tcp.set_read_timeout(Some(timeout.max(Duration::from_millis(10))));
+    let left = deadline.saturating_duration_since(Instant::now());
+    let _ = tcp.set_read_timeout(Some(left.max(Duration::from_millis(10))));
     if conn.write_tls(&mut tcp).is_err() {
         return false;
     }
