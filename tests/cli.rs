@@ -257,6 +257,10 @@ fn list_and_show_describe_every_kind_in_json() {
 fn remove_refuses_a_live_lock() {
     let (c, root) = client();
     let connect = format!("{}{root}", hosts());
+    // A persistent lock directory: one zklock makes itself is a container,
+    // which the server may reap on its own as soon as it is empty (and
+    // `remove` would then find nothing to remove).
+    c.ensure_path("/rm").unwrap();
     let lock = Lock::new(&c, "/rm").unwrap();
     let g = lock.acquire().unwrap();
     let out = run(zklock(&connect).args(["remove", "/rm"]));
@@ -268,6 +272,7 @@ fn remove_refuses_a_live_lock() {
     let out = run(zklock(&connect).args(["remove", "/rm"]));
     assert!(out.status.success(), "{out:?}");
     assert!(c.exists("/rm").unwrap().is_none());
+    c.ensure_path("/rm").unwrap();
     let g = lock.acquire().unwrap();
     let out = run(zklock(&connect).args(["remove", "/rm", "--force", "--yes"]));
     assert!(out.status.success(), "{out:?}");
