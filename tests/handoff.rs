@@ -25,18 +25,24 @@ fn sessions(n: usize) -> (Vec<Client>, String) {
     (clients, root)
 }
 
-#[test]
-fn threads_of_one_session_hand_over_locally_with_increasing_tokens() {
+/// Four threads of one session take a lock 50 times each, through one
+/// shared handle or a handle each: never two holders, tokens increasing in
+/// the order holders entered, and some hand-offs local.
+fn hand_over_locally(shared: bool) {
     let _serial = SERIAL.lock();
     let (clients, _) = sessions(1);
     let c = &clients[0];
-    let lock = Arc::new(Lock::new(c, "/local").unwrap());
+    let one = Arc::new(Lock::new(c, "/local").unwrap());
     let inside = Arc::new(AtomicBool::new(false));
     let tokens = Arc::new(Mutex::new(Vec::new()));
     let before = zklock::lock::local_handoffs(c);
     let threads: Vec<_> = (0..4)
         .map(|_| {
-            let (lock, inside, tokens) = (lock.clone(), inside.clone(), tokens.clone());
+            let lock = match shared {
+                true => one.clone(),
+                false => Arc::new(Lock::new(c, "/local").unwrap()),
+            };
+            let (inside, tokens) = (inside.clone(), tokens.clone());
             std::thread::spawn(move || {
                 for _ in 0..50 {
                     let g = lock.acquire().unwrap();
@@ -58,9 +64,64 @@ fn threads_of_one_session_hand_over_locally_with_increasing_tokens() {
         "tokens increase in the order holders entered"
     );
     let local = zklock::lock::local_handoffs(c) - before;
-    println!("handoff: {local} of 199 hand-offs were local");
+    println!("handoff (shared handle: {shared}): {local} of 199 hand-offs were local");
     assert!(local > 0, "no hand-off was local");
-    assert!(lock.contenders().unwrap().is_empty());
+    assert!(one.contenders().unwrap().is_empty());
+}
+
+#[test]
+fn threads_sharing_a_handle_hand_over_locally_with_increasing_tokens() {
+    hand_over_locally(true);
+}
+
+/// A waiter deep in the queue, behind a node of another handle of its
+/// client: the releasing guard's wake says it held a writer's place, so
+/// everything ahead had gone.
+#[test]
+fn threads_with_a_handle_each_hand_over_locally_with_increasing_tokens() {
+    hand_over_locally(false);
+}
+
+/// Readers and writers of one session, a handle each: a writer is never
+/// inside with anyone, whatever hands over to whom.
+#[test]
+fn readers_and_writers_of_one_session_never_overlap() {
+    let _serial = SERIAL.lock();
+    let (clients, _) = sessions(1);
+    let c = &clients[0];
+    let readers = Arc::new(AtomicUsize::new(0));
+    let writer = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..6)
+        .map(|i| {
+            let (c, readers, writer) = (c.clone(), readers.clone(), writer.clone());
+            std::thread::spawn(move || {
+                let read = zklock::ReadLock::new(&c, "/rw").unwrap();
+                let write = zklock::WriteLock::new(&c, "/rw").unwrap();
+                for n in 0..30 {
+                    if (i + n) % 3 == 0 {
+                        let g = write.acquire().unwrap();
+                        assert!(!writer.swap(true, Ordering::SeqCst), "two writers");
+                        assert_eq!(
+                            readers.load(Ordering::SeqCst),
+                            0,
+                            "a reader beside a writer"
+                        );
+                        writer.store(false, Ordering::SeqCst);
+                        g.release().unwrap();
+                    } else {
+                        let g = read.acquire().unwrap();
+                        readers.fetch_add(1, Ordering::SeqCst);
+                        assert!(!writer.load(Ordering::SeqCst), "a writer beside a reader");
+                        readers.fetch_sub(1, Ordering::SeqCst);
+                        g.release().unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
 }
 
 /// Session A holds; a waiter of session B queues, then a waiter of A
@@ -169,4 +230,104 @@ fn two_sessions_interleaved_hold_in_sequence_order() {
         - before;
     // A→A at 0→1 and 6→7, B→B at 4→5 (and the first holder to waiter 0).
     assert!(local >= 3, "only {local} local hand-offs");
+}
+
+/// What one process of [`two_processes_hold_in_sequence_order`] does:
+/// `threads` threads share one `Lock` of `/procs` and take it `rounds`
+/// times each; every holder logs its node's sequence number (a persistent
+/// sequential node under `/log`, written while it holds, so the log's order
+/// is the order of holding). Returns the process's local hand-offs.
+fn take_and_log(chroot_hosts: &str, tag: &str, threads: usize, rounds: usize) -> u64 {
+    let c = Client::connect(chroot_hosts).unwrap();
+    let lock = Arc::new(Lock::new(&c, "/procs").unwrap());
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (c, lock, tag) = (c.clone(), lock.clone(), tag.to_string());
+            std::thread::spawn(move || {
+                for _ in 0..rounds {
+                    let g = lock.acquire_timeout(WAIT).unwrap();
+                    let seq = &g.node()[g.node().len() - 10..];
+                    let entry = format!("{seq} {tag}");
+                    let mode = zklock::CreateMode::PersistentSequential;
+                    c.create("/log/e-", entry.as_bytes(), mode).unwrap();
+                    g.release().unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    zklock::lock::local_handoffs(&c)
+}
+
+/// Process B of [`two_processes_hold_in_sequence_order`], run as a child
+/// of this test binary; does nothing when run as a test of its own.
+#[test]
+fn two_processes_child() {
+    let Ok(hosts) = std::env::var("ZKLOCK_HANDOFF_CHILD") else {
+        return;
+    };
+    let local = take_and_log(&hosts, "B", 4, 25);
+    println!("child local_handoffs={local}");
+}
+
+/// Two processes (this one, A, and a child of this test binary, B), four
+/// threads each on one shared handle, queue interleaved on one lock: they
+/// hold in the order of their nodes' sequence numbers (the server's FIFO),
+/// both processes hand over locally among their own threads, and the
+/// queue alternates between the processes.
+#[test]
+fn two_processes_hold_in_sequence_order() {
+    let _serial = SERIAL.lock();
+    let (clients, root) = sessions(1);
+    clients[0].ensure_path("/log").unwrap();
+    let chroot_hosts = format!("{}{root}", hosts());
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "two_processes_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("ZKLOCK_HANDOFF_CHILD", &chroot_hosts)
+        .env("ZK_HOSTS", hosts())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let local_a = take_and_log(&chroot_hosts, "A", 4, 25);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "process B failed:\n{stdout}");
+    // (libtest may print the line after "test two_processes_child ... ")
+    let local_b: u64 = stdout
+        .lines()
+        .find_map(|l| l.split("child local_handoffs=").nth(1))
+        .and_then(|n| n.split_whitespace().next()?.parse().ok())
+        .expect("process B's count");
+
+    let c = &clients[0];
+    let mut names = c.get_children("/log").unwrap();
+    names.sort();
+    let entries: Vec<(u64, String)> = names
+        .iter()
+        .map(|n| {
+            let (data, _) = c.get_data(&format!("/log/{n}")).unwrap();
+            let text = String::from_utf8(data).unwrap();
+            let (seq, tag) = text.split_once(' ').unwrap();
+            (seq.parse().unwrap(), tag.to_string())
+        })
+        .collect();
+    assert_eq!(entries.len(), 200);
+    assert!(
+        entries.windows(2).all(|w| w[0].0 < w[1].0),
+        "holders entered out of sequence order"
+    );
+    let switches = entries.windows(2).filter(|w| w[0].1 != w[1].1).count();
+    println!("two processes: {switches} switches between A and B, local A {local_a}, B {local_b}");
+    assert!(switches > 0, "the processes never interleaved");
+    assert!(
+        local_a > 0 && local_b > 0,
+        "a process never handed over locally"
+    );
 }

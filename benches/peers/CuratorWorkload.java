@@ -3,7 +3,9 @@
 // kazoo_workload.py with kazoo).
 //
 // usage: CuratorWorkload HOSTS PATH WORKLOAD ARGS...
-//   floor N | uncontended N | threads T SECS SESSIONS | rw T SECS | sem T SECS LEASES
+//   floor N | uncontended N | threads T SECS SESSIONS [shared|each] | rw T SECS | sem T SECS LEASES
+// (threads: one InterProcessMutex for every thread of a session, or one each;
+// Curator's mutex may be shared by threads, each holding it in turn)
 // Prints one "result key=value ..." line.
 
 import java.util.ArrayList;
@@ -68,6 +70,8 @@ public class CuratorWorkload {
             System.out.printf("result ops=%d secs=%.3f ms_per_op=%.3f%n", n, took, took * 1e3 / n);
         } else if (what.equals("threads")) {
             int threads = Integer.parseInt(a[3]), secs = Integer.parseInt(a[4]), sessions = Integer.parseInt(a[5]);
+            boolean each = a.length > 6 && a[6].equals("each");
+            InterProcessMutex shared = new InterProcessMutex(zk, path);
             AtomicBoolean stop = new AtomicBoolean();
             List<double[]> timeline = Collections.synchronizedList(new ArrayList<>());
             List<Thread> ts = new ArrayList<>();
@@ -75,7 +79,7 @@ public class CuratorWorkload {
                 CuratorFramework c = sessions == 1 ? zk : client(hosts);
                 ts.add(new Thread(() -> {
                     try {
-                        InterProcessMutex lock = new InterProcessMutex(c, path);
+                        InterProcessMutex lock = sessions == 1 && !each ? shared : new InterProcessMutex(c, path);
                         while (!stop.get()) {
                             long asked = System.nanoTime();
                             lock.acquire();
@@ -95,12 +99,14 @@ public class CuratorWorkload {
             List<Double> waits = new ArrayList<>(), fromReturn = new ArrayList<>(), fromStart = new ArrayList<>();
             for (double[] t : tl) waits.add(t[3]);
             for (int i = 1; i < tl.size(); i++) {
+                // a hand-off: the next holder was waiting when the release was called
+                if (tl.get(i)[0] - tl.get(i)[3] * 1e6 > tl.get(i - 1)[1]) continue;
                 fromReturn.add((tl.get(i)[0] - tl.get(i - 1)[2]) / 1e6);
                 fromStart.add((tl.get(i)[0] - tl.get(i - 1)[1]) / 1e6);
             }
             int n = tl.size();
-            System.out.printf("result ops=%d secs=%.3f per_sec=%.1f p50_ms=%.3f p99_ms=%.3f handoff_p50_ms=%.3f handoff_from_start_p50_ms=%.3f%n",
-                n, took, n / took, pct(waits, 0.5), pct(waits, 0.99), pct(fromReturn, 0.5), pct(fromStart, 0.5));
+            System.out.printf("result ops=%d secs=%.3f per_sec=%.1f p50_ms=%.3f p99_ms=%.3f handoff_p50_ms=%.3f handoff_from_start_p50_ms=%.3f handoff_from_start_p99_ms=%.3f%n",
+                n, took, n / took, pct(waits, 0.5), pct(waits, 0.99), pct(fromReturn, 0.5), pct(fromStart, 0.5), pct(fromStart, 0.99));
         } else {
             boolean sem = what.equals("sem");
             int threads = Integer.parseInt(a[3]), secs = Integer.parseInt(a[4]);

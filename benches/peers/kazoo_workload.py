@@ -3,7 +3,9 @@
 for the same workloads with zklock, and CuratorWorkload.java with Curator).
 
 usage: kazoo_workload.py HOSTS PATH WORKLOAD ARGS...
-  floor N | uncontended N | threads T SECS SESSIONS | rw T SECS | sem T SECS LEASES
+  floor N | uncontended N | threads T SECS SESSIONS [shared|each] | rw T SECS | sem T SECS LEASES
+(threads: a kazoo Lock is one contender and cannot be shared by threads, so
+every thread has its own whatever the last argument says)
 Prints one "result key=value ..." line.
 """
 import os
@@ -45,7 +47,7 @@ def client(hosts):
 
 def main():
     hosts, path, what = sys.argv[1:4]
-    args = [int(a) for a in sys.argv[4:]]
+    args = [int(a) for a in sys.argv[4:] if a not in ("shared", "each")]
     zk = client(hosts)
     if what in ("floor", "uncontended"):
         n = args[0]
@@ -86,13 +88,15 @@ def main():
         took = run_for(secs, stop, run, threads)
         waits = [t[3] for t in timeline]
         timeline.sort()
-        from_return = [(b[0] - a[2]) * 1e3 for a, b in zip(timeline, timeline[1:])]
-        from_start = [(b[0] - a[1]) * 1e3 for a, b in zip(timeline, timeline[1:])]
+        # a hand-off: the next holder was waiting when the release was called
+        pairs = [(a, b) for a, b in zip(timeline, timeline[1:]) if b[0] - b[3] / 1e3 <= a[1]]
+        from_return = [(b[0] - a[2]) * 1e3 for a, b in pairs]
+        from_start = [(b[0] - a[1]) * 1e3 for a, b in pairs]
         n = len(timeline)
         print("result ops=%d secs=%.3f per_sec=%.1f p50_ms=%.3f p99_ms=%.3f "
-              "handoff_p50_ms=%.3f handoff_from_start_p50_ms=%.3f"
+              "handoff_p50_ms=%.3f handoff_from_start_p50_ms=%.3f handoff_from_start_p99_ms=%.3f"
               % (n, took, n / took, pct(waits, 0.5), pct(waits, 0.99),
-                 pct(from_return, 0.5), pct(from_start, 0.5)))
+                 pct(from_return, 0.5), pct(from_start, 0.5), pct(from_start, 0.99)))
     elif what in ("rw", "sem"):
         threads, secs = args[0], args[1]
         leases = args[2] if what == "sem" else 1

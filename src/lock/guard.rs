@@ -2,7 +2,7 @@
 //! token, and its release.
 
 use super::cleanup::settle;
-use super::handoff::LocalWaiters;
+use super::handoff::{LocalNode, LocalWaiters};
 use super::inspection;
 use super::name;
 use super::ownership::{LockState, Ownership};
@@ -32,13 +32,17 @@ pub struct LockGuard {
     czxid: i64,
     held: Held,
     released: bool,
+    /// The node, known to this client's local hand-offs.
+    _local: Option<LocalNode>,
 }
 
-/// What the guard holds, for [`LockGuard::verify`].
+/// What the guard holds, for [`LockGuard::verify`] and local hand-offs.
 #[derive(Debug, Clone)]
 pub(crate) enum Held {
-    /// A place in a lock's queue (recognising these extra writer markers).
-    Queue(Vec<String>),
+    /// A place in a lock's queue (recognising these extra writer markers):
+    /// a writer's (holding it means every node ahead had gone) or a
+    /// reader's.
+    Queue { extra: Vec<String>, writer: bool },
     /// A semaphore lease.
     Lease,
 }
@@ -61,7 +65,14 @@ impl LockGuard {
             czxid,
             held,
             released: false,
+            _local: None,
         }
+    }
+
+    /// The guard keeps its node known to this client's local hand-offs.
+    pub(crate) fn known_locally(mut self, local: Option<LocalNode>) -> Self {
+        self._local = local;
+        self
     }
 
     /// The full path of the contender node (or lease node) this guard owns.
@@ -230,7 +241,7 @@ impl LockGuard {
             && (!self.own.ephemeral() || scope.session_id() == Some(stat.ephemeral_owner));
         let holds = match &self.held {
             Held::Lease => true,
-            Held::Queue(extra) => {
+            Held::Queue { extra, .. } => {
                 let children = listing
                     .ok_or_else(missing)
                     .and_then(|r| r.children())
@@ -333,7 +344,14 @@ impl LockGuard {
     /// The delete is queued on the connection: a waiter of this session
     /// whose blocker is our node may hold now (see the walker's "Local hand-offs").
     fn hand_off(&self, scope: &Scope) {
-        LocalWaiters::of(scope).released(scope, self.own.node());
+        let writer_of = match &self.held {
+            Held::Queue {
+                extra,
+                writer: true,
+            } => Some(extra.as_slice()),
+            _ => None,
+        };
+        LocalWaiters::of(scope).released(scope, self.own.node(), writer_of);
     }
 }
 

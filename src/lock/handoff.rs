@@ -6,13 +6,18 @@
 //! joins a releasing guard to those waiters.
 //!
 //! One registry per client: a waiter registers its blocker's path while it
-//! waits for it (and only when the blocker's going alone can make it hold),
-//! and its registration ends with the wait.
+//! waits for it (when the blocker's going can make it hold: the blocker is
+//! its last one, or another attempt of its handle, or a node of this
+//! client, may hold first), and its registration ends with the wait. The
+//! registry also knows which contender nodes of a lock's queue belong to
+//! this client ([`LocalNode`]: from the walk's first listing to the
+//! guard's end), so a waiter behind one of them gets ready for a local
+//! hand-off, and one behind another process's node spends nothing on it.
 
 use super::wait::{Wake, WakeTx};
 use crate::client::scope::{EpochStatus, Scope};
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,6 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Default)]
 pub(crate) struct LocalWaiters {
     by_blocker: Mutex<HashMap<String, Vec<Entry>>>,
+    /// The contender nodes of this client's walks and queue guards.
+    nodes: Mutex<HashSet<String>>,
     next_id: AtomicU64,
     /// Hand-offs that happened this way (counted by the waiter that held).
     handed: AtomicU64,
@@ -29,6 +36,8 @@ struct Entry {
     id: u64,
     /// The session the waiter's node belongs to.
     session: i64,
+    /// The extra writer markers the waiter's handle recognises.
+    extra: Vec<String>,
     tx: WakeTx,
 }
 
@@ -51,6 +60,26 @@ impl Drop for Registration {
     }
 }
 
+/// A contender node of this client, known to the registry as long as this
+/// lives (the walk keeps it, then the guard).
+pub(crate) struct LocalNode {
+    waiters: Arc<LocalWaiters>,
+    path: String,
+}
+
+impl LocalNode {
+    /// The node's full path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+impl Drop for LocalNode {
+    fn drop(&mut self) {
+        self.waiters.nodes.lock().remove(&self.path);
+    }
+}
+
 impl LocalWaiters {
     /// The registry of `scope`'s client.
     pub fn of(scope: &Scope) -> Arc<LocalWaiters> {
@@ -60,14 +89,29 @@ impl LocalWaiters {
     /// A waiter of `scope`'s session waits for `blocker` to go, and holds
     /// once it has: wake it through `tx` when a guard of the same session
     /// lets `blocker` go.
-    pub fn register(self: &Arc<Self>, scope: &Scope, blocker: &str, tx: WakeTx) -> Registration {
+    /// `extra`: the extra writer markers its handle recognises (a wake
+    /// says everything ahead of the blocker had gone only if the guard
+    /// recognised the same ones).
+    pub fn register(
+        self: &Arc<Self>,
+        scope: &Scope,
+        blocker: &str,
+        tx: WakeTx,
+        extra: &[String],
+    ) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let session = scope.session_id().unwrap_or(0);
+        let extra = extra.to_vec();
         self.by_blocker
             .lock()
             .entry(blocker.to_string())
             .or_default()
-            .push(Entry { id, session, tx });
+            .push(Entry {
+                id,
+                session,
+                extra,
+                tx,
+            });
         Registration {
             waiters: self.clone(),
             blocker: blocker.to_string(),
@@ -75,10 +119,28 @@ impl LocalWaiters {
         }
     }
 
+    /// `path` is a contender node of this client until the token is dropped.
+    pub fn node(self: &Arc<Self>, path: &str) -> LocalNode {
+        self.nodes.lock().insert(path.to_string());
+        LocalNode {
+            waiters: self.clone(),
+            path: path.to_string(),
+        }
+    }
+
+    /// Whether `path` is a contender node of this client (a hint: which
+    /// waiters get ready for a local hand-off).
+    pub fn is_local(&self, path: &str) -> bool {
+        self.nodes.lock().contains(path)
+    }
+
     /// The guard of `node` has let go for good and its delete is queued
     /// in `scope`'s session: wakes the waiters of that session whose
-    /// blocker it is. Nothing unless the session is connected.
-    pub fn released(&self, scope: &Scope, node: &str) {
+    /// blocker it is. `writer_of`: the node held a writer's place in a
+    /// queue read with these extra writer markers (so every node ahead of
+    /// it had gone, for good: a waiter reading the queue alike may count on
+    /// that). Nothing unless the session is connected.
+    pub fn released(&self, scope: &Scope, node: &str, writer_of: Option<&[String]>) {
         if scope.status() != EpochStatus::Connected {
             return;
         }
@@ -92,6 +154,7 @@ impl LocalWaiters {
                 for e in list {
                     e.tx.send(Wake::Released {
                         path: blocker.clone(),
+                        ahead_gone: false,
                     });
                 }
             }
@@ -101,8 +164,10 @@ impl LocalWaiters {
             return;
         };
         for e in list.into_iter().filter(|e| e.session == session) {
+            let ahead_gone = writer_of == Some(e.extra.as_slice());
             e.tx.send(Wake::Released {
                 path: node.to_string(),
+                ahead_gone,
             });
         }
     }

@@ -6,7 +6,7 @@ use super::attempt::{Mode, Outcome, Try, Wait};
 use super::guard::{Held, LockGuard};
 use super::identity::{attempt_scope, contender_identifiers, default_identifier};
 use super::inspection::{self, LockInfo};
-use super::name::Flavor;
+use super::name::{Flavor, Role};
 use super::pending::{self, Pending, Steps};
 use super::removal;
 use super::revocation::{self, Revoke};
@@ -494,12 +494,16 @@ impl<S: Strategy> QueueLock<S> {
 
 /// The guard of a lock the walker acquired with `config`.
 pub(crate) fn guard_of(config: &Config, acquired: Acquired) -> LockGuard {
-    let Acquired { own, czxid } = acquired;
+    let Acquired { own, czxid, local } = acquired;
     if config.revoke.is_some() {
         // A revoking handle's holders hear requests too.
         own.watch();
     }
-    LockGuard::new(own, czxid, Held::Queue(config.extra.clone()))
+    let held = Held::Queue {
+        extra: config.extra.clone(),
+        writer: config.kind.role() == Role::Writer,
+    };
+    LockGuard::new(own, czxid, held).known_locally(local)
 }
 
 /// A queue lock's background attempt: the walk, waiting as long as it takes.

@@ -31,8 +31,10 @@ pub(crate) enum Wake {
     /// `cancel()` was called.
     Cancel,
     /// A guard of this session let go of the node at `path`, and its
-    /// delete is queued (a local hand-off, see [`super::handoff`]).
-    Released { path: String },
+    /// delete is queued (a local hand-off, see [`super::handoff`]);
+    /// `ahead_gone`: it held a writer's place, so every node ahead of it
+    /// had gone.
+    Released { path: String, ahead_gone: bool },
 }
 
 /// Why an attempt stops waiting early.

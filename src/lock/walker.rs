@@ -102,7 +102,7 @@
 
 use super::attempt::{Attempt, Mode, Outcome, stop};
 use super::cleanup::Claim;
-use super::handoff::{self, LocalWaiters, Registration};
+use super::handoff::{self, LocalNode, LocalWaiters, Registration};
 use super::name::{self, Contender, Flavor, Kind};
 use super::ownership::Ownership;
 use super::revocation::{self, Revoke};
@@ -149,6 +149,8 @@ pub(crate) struct Config {
 pub(crate) struct Acquired {
     pub own: Arc<Ownership>,
     pub czxid: i64,
+    /// The node, known to this client's local hand-offs.
+    pub local: Option<LocalNode>,
 }
 
 /// What to do after waiting on a blocker.
@@ -156,8 +158,9 @@ enum Next {
     /// It is gone: take the next blocker from the same listing.
     Gone,
     /// A guard of this session let it go and sent its delete: as good as
-    /// gone (see the module doc: local hand-offs).
-    Released,
+    /// gone (see the module doc: local hand-offs). `ahead_gone`: it had
+    /// held a writer's place, so everything ahead of it had gone too.
+    Released { ahead_gone: bool },
     /// Something else happened: list again.
     Relist,
     /// Our own node is gone: queue again.
@@ -203,6 +206,8 @@ pub(crate) struct WalkState<M: Mode> {
     parked: Option<Box<Parked>>,
     /// The replies of a create and listing sent ahead by [`WalkState::begin`].
     sent: Option<Vec<ReplyRx>>,
+    /// Our node, known to this client's local hand-offs.
+    local: Option<LocalNode>,
 }
 
 struct Walk<'s, M: Mode> {
@@ -240,6 +245,7 @@ pub(crate) fn start<M: Mode>(config: &Config, mode: M, waiter: Waiter) -> Result
         revoked: HashSet::new(),
         parked: None,
         sent: None,
+        local: None,
     })
 }
 
@@ -510,6 +516,15 @@ impl<M: Mode> Walk<'_, M> {
             self.requeue("deleted by someone else");
             return Ok(None);
         }
+        let waiters = LocalWaiters::of(&self.st.at.scope);
+        if self
+            .st
+            .local
+            .as_ref()
+            .is_none_or(|n| n.path() != own.node())
+        {
+            self.st.local = Some(waiters.node(own.node()));
+        }
         let decision = (self.config.decide)(&queue, me);
         log::trace!("zklock: {mine} at {me} of {}: {decision:?}", queue.len());
         let at = match decision {
@@ -527,28 +542,31 @@ impl<M: Mode> Walk<'_, M> {
         // settles it (see the module doc: the hand-off). Nothing else of the
         // listing is kept: a waiter costs the same however long the queue.
         let holds_after = strategy::holds_once_gone(self.config.decide, queue, me, at);
+        let blocker_path = self.full(&blocker);
         // Our own node's watch is what makes concluding without a new
         // listing safe, so it is set when that can happen: the blocker is
         // our last one, or other attempts of this handle may hold before us
-        // (see `held_since`). Otherwise the blocker's going leads to a new
-        // listing anyway, and that listing checks our node: a watch would be
-        // one request per hand-off for nothing.
-        if holds_after || self.st.at.waiter.others_in_flight() {
+        // (see `held_since`), or the blocker is a node of this client,
+        // whose guard's release can tell that everything ahead had gone.
+        // Otherwise the blocker's going leads to a new listing anyway, and
+        // that listing checks our node: a watch would be one request per
+        // hand-off for nothing.
+        let may_conclude =
+            holds_after || self.st.at.waiter.others_in_flight() || waiters.is_local(&blocker_path);
+        if may_conclude {
             own.watch();
         }
-        let blocker_path = self.full(&blocker);
         // A guard of this session letting the blocker go can wake us at
-        // once, when its going alone would make us hold: registered before
-        // the watch is sent, so a release while it is in flight counts too
-        // (the wake is kept for the wait).
-        let local = (holds_after || self.st.at.waiter.others_in_flight() || handoff::broken())
-            .then(|| {
-                LocalWaiters::of(&self.st.at.scope).register(
-                    &self.st.at.scope,
-                    &blocker_path,
-                    self.st.at.waiter.sender(),
-                )
-            });
+        // once: registered before the watch is sent, so a release while it
+        // is in flight counts too (the wake is kept for the wait).
+        let local = (may_conclude || handoff::broken()).then(|| {
+            waiters.register(
+                &self.st.at.scope,
+                &blocker_path,
+                self.st.at.waiter.sender(),
+                &self.config.extra,
+            )
+        });
         match self.watch(&blocker_path)? {
             Err(next) => Ok(self.after_wait(next, holds_after, None, &own)),
             Ok(czxid) => {
@@ -577,23 +595,26 @@ impl<M: Mode> Walk<'_, M> {
         // Threads sharing this handle know more: if a node created no
         // earlier than the blocker has held the lock through it, everything
         // ahead of the blocker was gone by then, and stays gone.
-        let ahead_gone =
-            holds_after || blocker_czxid.is_some_and(|z| self.st.at.waiter.held_since(z));
+        // A guard of this session that held a writer's place and let the
+        // blocker go knew the same of it.
+        let ahead_gone = holds_after
+            || blocker_czxid.is_some_and(|z| self.st.at.waiter.held_since(z))
+            || matches!(next, Next::Released { ahead_gone: true });
         match next {
             // Safe only if a deletion of our own node could not have gone
             // unnoticed: with the watch confirmed, its event would have come
             // before the blocker's (the server sends them in zxid order).
-            Next::Gone | Next::Released if ahead_gone && own.armed() && !own.deleted() => {
+            Next::Gone | Next::Released { .. } if ahead_gone && own.armed() && !own.deleted() => {
                 log::trace!("zklock: {} holds: its blocker went", own.node());
-                if matches!(next, Next::Released) {
+                if matches!(next, Next::Released { .. }) {
                     LocalWaiters::of(&self.st.at.scope).count();
                 }
                 self.acquired().map(Outcome::Held)
             }
             // The rule broken on purpose (debug builds, for the test that
             // must catch it): hold at any local release.
-            Next::Released if handoff::broken() => self.acquired().map(Outcome::Held),
-            Next::Gone | Next::Released | Next::Relist => None,
+            Next::Released { .. } if handoff::broken() => self.acquired().map(Outcome::Held),
+            Next::Gone | Next::Released { .. } | Next::Relist => None,
             Next::Requeue => {
                 self.requeue("deleted by someone else");
                 None
@@ -670,7 +691,8 @@ impl<M: Mode> Walk<'_, M> {
     fn acquired(&mut self) -> Option<Acquired> {
         let (own, czxid) = self.st.claim.take()?;
         self.st.at.waiter.note_held(czxid);
-        Some(Acquired { own, czxid })
+        let local = self.st.local.take();
+        Some(Acquired { own, czxid, local })
     }
 
     /// Watches the blocker at `blocker_path` (get-data: no watch is left
@@ -708,7 +730,9 @@ fn woken(wake: Wake, blocker_path: &str, own_path: &str) -> Woken {
             EventType::NodeDeleted => Woken::Next(Next::Requeue),
             _ => Woken::Ignore,
         },
-        Wake::Released { path } if path == blocker_path => Woken::Next(Next::Released),
+        Wake::Released { path, ahead_gone } if path == blocker_path => {
+            Woken::Next(Next::Released { ahead_gone })
+        }
         // A release of a node we no longer wait for.
         Wake::Released { .. } => Woken::Ignore,
         // A watch of an earlier blocker firing late.
