@@ -46,8 +46,14 @@
 //!   the same order as before, and wait for the new holder's node, which
 //!   was behind the old one. A waiter of another session between the two
 //!   nodes cannot exist: the local waiter's listing showed the releasing
-//!   node as its only blocker (or its handle saw a later node hold, as in
-//!   step 4), and counters only grow, so nothing can appear between them.
+//!   node as its nearest blocker, and counters only grow, so nothing can
+//!   appear between them. What was ahead of the releasing node is gone too:
+//!   the listing showed nothing else (the blocker was its last), or its
+//!   handle saw a later node hold (step 4), or the wake says the releasing
+//!   guard held a writer's place in a queue read with the same writer
+//!   markers: it held only once every node ahead of it had gone, for good.
+//!   A reader's release says nothing of the sort (readers may still be
+//!   ahead of it), so a writer behind it lists again.
 //!   FIFO across sessions is the server's order, unchanged: a local waiter
 //!   never passes another session's node.
 //! - Fencing tokens still increase: the new holder's token is its node's
@@ -71,9 +77,14 @@
 //! - A waiter cancelled or timed out in that instant ends its attempt and
 //!   deletes its node as always; nobody holds because of the wake, and the
 //!   next contender of another session waits for both deletes.
-//! - A reader group behind a writer: each reader whose only blocker was the
-//!   writer holds, as each would on the deletion's event; a writer behind
-//!   a local reader with other readers ahead lists again, as before.
+//! - A reader group behind a writer: each reader whose nearest blocker was
+//!   the writer holds, as each would on the deletion's event; a writer
+//!   behind a local reader with other readers ahead lists again, as before.
+//! - Which waiters get ready (register, and watch their own node, one
+//!   request): those whose blocker is their last one, or who share a
+//!   handle with other attempts, or whose blocker is a contender node of
+//!   this client (the registry's list, a hint only: a waiter not ready
+//!   simply waits for the server's notification, as before).
 //! - Sequence wrap changes nothing: the decision was made on the listing's
 //!   order (the counter as the signed number it is), not on the wake.
 //! - Our own node deleted externally: as in step 4, the own-node watch must
