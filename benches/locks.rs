@@ -11,8 +11,9 @@
 //!   ratio to it.
 //! - `uncontended`: acquire + release of each lock kind and the semaphore,
 //!   and of a lock whose holder asks `check()` once.
-//! - `contended`: T threads on one session (T = 2, 8, 32), and 4 threads
-//!   with a session each, taking one exclusive lock: time per hand-off (and
+//! - `contended`: T threads on one session sharing a handle (T = 2, 8,
+//!   32), 8 threads on one session with a handle each, and 4 threads with
+//!   a session each, taking one exclusive lock: time per hand-off (and
 //!   hand-offs per second); the wait latency (p50, p99) of each
 //!   configuration is printed after it.
 //! - `handoff`: from the holder's release call (and from its return) to the
@@ -171,6 +172,14 @@ fn contended(c: &mut Criterion) {
         );
         print_waits(&format!("contended/one_session/{threads}"), &waits);
     }
+    // The same session, a handle per thread (local hand-offs between handles).
+    let each: Vec<Arc<Lock>> = (0..8)
+        .map(|_| Arc::new(Lock::new(&client, "/c/each").unwrap()))
+        .collect();
+    g.bench_function(BenchmarkId::new("one_session_handle_each", 8), |b| {
+        b.iter_custom(|iters| contend(&each, 8, iters, &waits))
+    });
+    print_waits("contended/one_session_handle_each/8", &waits);
     let sessions: Vec<Arc<Lock>> = (0..4)
         .map(|_| {
             let c = Client::connect(&format!("{}{root}", support::hosts())).unwrap();
