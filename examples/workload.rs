@@ -166,39 +166,20 @@ fn main() -> zklock::Result<()> {
         "rw" | "sem" => {
             let (threads, secs) = (num(3) as usize, num(4));
             let leases = if what == "sem" { num(5) as u32 } else { 0 };
-            let stop = Arc::new(AtomicBool::new(false));
-            let ops = Arc::new(AtomicU64::new(0));
-            let read = Arc::new(ReadLock::new(&client, path)?);
-            let write = Arc::new(WriteLock::new(&client, path)?);
-            let sem = Arc::new(Semaphore::new(&client, path, leases.max(1))?);
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let (stop, ops) = (stop.clone(), ops.clone());
-                    let (read, write, sem) = (read.clone(), write.clone(), sem.clone());
-                    let is_sem = what == "sem";
-                    std::thread::spawn(move || {
-                        let mut i = t as u64;
-                        while !stop.load(Ordering::Relaxed) {
-                            i += 1;
-                            let g = if is_sem {
-                                sem.acquire()
-                            } else if i.is_multiple_of(10) {
-                                write.acquire()
-                            } else {
-                                read.acquire()
-                            };
-                            g.unwrap().release().unwrap();
-                            ops.fetch_add(1, Ordering::Relaxed);
-                        }
-                    })
-                })
-                .collect();
-            let secs = run_for(secs, &stop, handles);
-            let n = ops.load(Ordering::Relaxed);
-            println!(
-                "result ops={n} secs={secs:.3} per_sec={:.1}",
-                n as f64 / secs
-            );
+            let read = ReadLock::new(&client, path)?;
+            let write = WriteLock::new(&client, path)?;
+            let sem = Semaphore::new(&client, path, leases.max(1))?;
+            let is_sem = what == "sem";
+            count_ops(threads, secs, move |i| {
+                let g = if is_sem {
+                    sem.acquire()
+                } else if i.is_multiple_of(10) {
+                    write.acquire()
+                } else {
+                    read.acquire()
+                };
+                g.unwrap().release().unwrap();
+            });
         }
         "deletes" => {
             let n = num(3) as usize;
@@ -233,34 +214,45 @@ fn main() -> zklock::Result<()> {
         "pairs" => {
             let (threads, secs) = (num(3) as usize, num(4));
             client.ensure_path(path)?;
-            let stop = Arc::new(AtomicBool::new(false));
-            let ops = Arc::new(AtomicU64::new(0));
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    let (stop, ops, client) = (stop.clone(), ops.clone(), client.clone());
-                    let prefix = format!("{path}/n-");
-                    std::thread::spawn(move || {
-                        while !stop.load(Ordering::Relaxed) {
-                            let (p, _) = client
-                                .create(&prefix, b"", CreateMode::EphemeralSequential)
-                                .unwrap();
-                            client.delete(&p, None).unwrap();
-                            ops.fetch_add(1, Ordering::Relaxed);
-                        }
-                    })
-                })
-                .collect();
-            let secs = run_for(secs, &stop, handles);
-            let n = ops.load(Ordering::Relaxed);
-            println!(
-                "result ops={n} secs={secs:.3} per_sec={:.1}",
-                n as f64 / secs
-            );
+            let (c, prefix) = (client.clone(), format!("{path}/n-"));
+            count_ops(threads, secs, move |_| {
+                let mode = CreateMode::EphemeralSequential;
+                let (p, _) = c.create(&prefix, b"", mode).unwrap();
+                c.delete(&p, None).unwrap();
+            });
         }
         other => panic!("unknown workload {other}"),
     }
     client.close();
     Ok(())
+}
+
+/// Runs `op(i)` in a loop on `threads` threads for `secs` seconds (`i`
+/// counts each thread's turns, starting at the thread's number), and
+/// prints how many ran.
+fn count_ops(threads: usize, secs: u64, op: impl Fn(u64) + Send + Sync + 'static) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ops = Arc::new(AtomicU64::new(0));
+    let op = Arc::new(op);
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (stop, ops, op) = (stop.clone(), ops.clone(), op.clone());
+            std::thread::spawn(move || {
+                let mut i = t as u64;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 1;
+                    op(i);
+                    ops.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let secs = run_for(secs, &stop, handles);
+    let n = ops.load(Ordering::Relaxed);
+    println!(
+        "result ops={n} secs={secs:.3} per_sec={:.1}",
+        n as f64 / secs
+    );
 }
 
 /// Lets `handles` run for `secs` seconds (the run's length), then stops
