@@ -331,3 +331,77 @@ fn two_processes_hold_in_sequence_order() {
         "a process never handed over locally"
     );
 }
+
+/// Four threads of one client take the lock `rounds` times each through
+/// `take` (which returns once it has held and let go): how many hand-offs
+/// were local.
+fn local_count(c: &Client, rounds: usize, take: impl Fn() + Send + Sync + 'static) -> u64 {
+    let before = zklock::lock::local_handoffs(c);
+    let take = Arc::new(take);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let take = take.clone();
+            std::thread::spawn(move || {
+                for _ in 0..rounds {
+                    take();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    zklock::lock::local_handoffs(c) - before
+}
+
+/// Every lock kind whose waiters queue behind one node hands over locally:
+/// a write lock, the semaphore's internal lock, a reentrant lock and a
+/// multi-lock (whose release sends its deletes in one write); and a group
+/// of readers queued behind a writer of their client all go in when it
+/// lets go.
+#[test]
+fn every_queue_kind_hands_over_locally() {
+    let _serial = SERIAL.lock();
+    let (clients, _) = sessions(1);
+    let c = clients[0].clone();
+    let write = zklock::WriteLock::new(&c, "/kinds/w").unwrap();
+    let n = local_count(&c, 20, move || write.acquire().unwrap().release().unwrap());
+    println!("write lock: {n} local hand-offs");
+    assert!(n > 0, "write lock");
+
+    let sem = zklock::Semaphore::new(&c, "/kinds/sem", 1).unwrap();
+    let n = local_count(&c, 20, move || sem.acquire().unwrap().release().unwrap());
+    println!("semaphore (its internal lock): {n} local hand-offs");
+    assert!(n > 0, "semaphore's internal lock");
+
+    let re = zklock::ReentrantLock::new(&c, "/kinds/re").unwrap();
+    let n = local_count(&c, 20, move || re.acquire().unwrap().release().unwrap());
+    println!("reentrant lock: {n} local hand-offs");
+    assert!(n > 0, "reentrant lock");
+
+    let multi = zklock::MultiLock::new(&c, ["/kinds/m1", "/kinds/m2"]).unwrap();
+    let n = local_count(&c, 20, move || multi.acquire().unwrap().release().unwrap());
+    println!("multi-lock: {n} local hand-offs");
+    assert!(n > 0, "multi-lock");
+
+    // A read group behind a writer of the same client.
+    let writer = zklock::WriteLock::new(&c, "/kinds/rw").unwrap();
+    let read = Arc::new(zklock::ReadLock::new(&c, "/kinds/rw").unwrap());
+    let held = writer.acquire().unwrap();
+    let before = zklock::lock::local_handoffs(&c);
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let read = read.clone();
+            std::thread::spawn(move || read.acquire_timeout(WAIT).unwrap())
+        })
+        .collect();
+    wait_until(WAIT, "the readers to wait for the writer", || {
+        zklock::lock::local_waiters(&c) == 3
+    });
+    held.release().unwrap();
+    let guards: Vec<_> = readers.into_iter().map(|t| t.join().unwrap()).collect();
+    let n = zklock::lock::local_handoffs(&c) - before;
+    println!("read group behind a writer: {n} of 3 readers went in locally");
+    assert!(n > 0, "read group");
+    drop(guards);
+}

@@ -181,6 +181,11 @@ impl LocalWaiters {
     pub fn handed(&self) -> u64 {
         self.handed.load(Ordering::Relaxed)
     }
+
+    /// How many waiters are registered now.
+    pub fn registered(&self) -> usize {
+        self.by_blocker.lock().values().map(Vec::len).sum()
+    }
 }
 
 #[cfg(debug_assertions)]
@@ -212,5 +217,15 @@ pub fn local_handoffs(client: &crate::Client) -> u64 {
     client
         .scope()
         .map(|s| LocalWaiters::of(&s).handed())
+        .unwrap_or(0)
+}
+
+/// How many waiters of `client` are ready for a local hand-off now (for
+/// tests that must know a waiter is parked before they release).
+#[doc(hidden)]
+pub fn local_waiters(client: &crate::Client) -> usize {
+    client
+        .scope()
+        .map(|s| LocalWaiters::of(&s).registered())
         .unwrap_or(0)
 }

@@ -114,7 +114,7 @@ pub use guard::{LockGuard, Releasing};
 #[cfg(debug_assertions)]
 #[doc(hidden)]
 pub use handoff::debug_break_local_handoffs;
-pub use handoff::local_handoffs;
+pub use handoff::{local_handoffs, local_waiters};
 pub use inspection::{EntryRole, LockEntry, LockInfo};
 pub use multi::{Member, MultiLock};
 pub use multi_guard::MultiGuard;
