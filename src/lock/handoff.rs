@@ -10,9 +10,10 @@
 //! its last one, or another attempt of its handle, or a node of this
 //! client, may hold first), and its registration ends with the wait. The
 //! registry also knows which contender nodes of a lock's queue belong to
-//! this client ([`LocalNode`]: from the walk's first listing to the
-//! guard's end), so a waiter behind one of them gets ready for a local
-//! hand-off, and one behind another process's node spends nothing on it.
+//! this client ([`LocalNode`]: by the unique name prefix of each attempt,
+//! known before its create is sent, until its guard ends), so a waiter
+//! behind one of them gets ready for a local hand-off, and one behind
+//! another process's node spends nothing on it.
 
 use super::wait::{Wake, WakeTx};
 use crate::client::scope::{EpochStatus, Scope};
@@ -25,7 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Default)]
 pub(crate) struct LocalWaiters {
     by_blocker: Mutex<HashMap<String, Vec<Entry>>>,
-    /// The contender nodes of this client's walks and queue guards.
+    /// The contender nodes of this client's walks and queue guards: the
+    /// path each is created at, before the server's sequence number.
     nodes: Mutex<HashSet<String>>,
     next_id: AtomicU64,
     /// Hand-offs that happened this way (counted by the waiter that held).
@@ -61,17 +63,10 @@ impl Drop for Registration {
 }
 
 /// A contender node of this client, known to the registry as long as this
-/// lives (the walk keeps it, then the guard).
+/// lives (the walk keeps it from its start, then the guard).
 pub(crate) struct LocalNode {
     waiters: Arc<LocalWaiters>,
     path: String,
-}
-
-impl LocalNode {
-    /// The node's full path.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
 }
 
 impl Drop for LocalNode {
@@ -119,7 +114,9 @@ impl LocalWaiters {
         }
     }
 
-    /// `path` is a contender node of this client until the token is dropped.
+    /// The contender nodes created at `path` (a sequential node's path
+    /// before its sequence number: the attempt's unique prefix) are this
+    /// client's until the token is dropped.
     pub fn node(self: &Arc<Self>, path: &str) -> LocalNode {
         self.nodes.lock().insert(path.to_string());
         LocalNode {
@@ -129,9 +126,16 @@ impl LocalWaiters {
     }
 
     /// Whether `path` is a contender node of this client (a hint: which
-    /// waiters get ready for a local hand-off).
+    /// waiters get ready for a local hand-off). The sequence number is the
+    /// last 10 characters (11 once the counter has wrapped negative).
     pub fn is_local(&self, path: &str) -> bool {
-        self.nodes.lock().contains(path)
+        let nodes = self.nodes.lock();
+        [10, 11].iter().any(|&n| {
+            path.len()
+                .checked_sub(n)
+                .and_then(|end| path.get(..end))
+                .is_some_and(|created_at| nodes.contains(created_at))
+        })
     }
 
     /// The guard of `node` has let go for good and its delete is queued
@@ -228,4 +232,22 @@ pub fn local_waiters(client: &crate::Client) -> usize {
         .scope()
         .map(|s| LocalWaiters::of(&s).registered())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_is_local_by_the_path_it_was_created_at_while_its_token_lives() {
+        let waiters = Arc::new(LocalWaiters::default());
+        let token = waiters.node("/d/_c_1234-lock-");
+        assert!(waiters.is_local("/d/_c_1234-lock-0000000007"));
+        assert!(waiters.is_local("/d/_c_1234-lock--2147483648")); // wrapped
+        assert!(!waiters.is_local("/d/_c_9999-lock-0000000007"));
+        assert!(!waiters.is_local("/e/_c_1234-lock-0000000007"));
+        assert!(!waiters.is_local("short"));
+        drop(token);
+        assert!(!waiters.is_local("/d/_c_1234-lock-0000000007"));
+    }
 }

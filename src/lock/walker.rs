@@ -247,6 +247,9 @@ pub(crate) fn start<M: Mode>(config: &Config, mode: M, waiter: Waiter) -> Result
         .scope()
         .map_err(|f| f.into_error(&config.dir))?;
     let prefix = name::contender_prefix(config.flavor, config.kind);
+    // Known as this client's before the create is sent, so a waiter that
+    // lists it behind us knows it at once.
+    let local = LocalWaiters::of(&scope).node(&path::join(&config.dir, &prefix));
     let claim = Claim::new(&scope, &config.dir, prefix, true, config.ephemeral);
     let at = Attempt::new(scope, mode.deadline(), waiter);
     Ok(WalkState {
@@ -256,7 +259,7 @@ pub(crate) fn start<M: Mode>(config: &Config, mode: M, waiter: Waiter) -> Result
         revoked: HashSet::new(),
         parked: None,
         sent: None,
-        local: None,
+        local: Some(local),
     })
 }
 
@@ -528,14 +531,6 @@ impl<M: Mode> Walk<'_, M> {
             return Ok(None);
         }
         let waiters = LocalWaiters::of(&self.st.at.scope);
-        if self
-            .st
-            .local
-            .as_ref()
-            .is_none_or(|n| n.path() != own.node())
-        {
-            self.st.local = Some(waiters.node(own.node()));
-        }
         let decision = (self.config.decide)(&queue, me);
         log::trace!("zklock: {mine} at {me} of {}: {decision:?}", queue.len());
         let at = match decision {
