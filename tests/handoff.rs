@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-use support::{hosts, wait_until};
+use support::{Occupancy, hosts, wait_until};
 use zklock::{Client, Lock};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -33,7 +33,7 @@ fn hand_over_locally(shared: bool) {
     let (clients, _) = sessions(1);
     let c = &clients[0];
     let one = Arc::new(Lock::new(c, "/local").unwrap());
-    let inside = Arc::new(AtomicBool::new(false));
+    let occ = Arc::new(Occupancy::default());
     let tokens = Arc::new(Mutex::new(Vec::new()));
     let before = zklock::lock::local_handoffs(c);
     let threads: Vec<_> = (0..4)
@@ -42,13 +42,13 @@ fn hand_over_locally(shared: bool) {
                 true => one.clone(),
                 false => Arc::new(Lock::new(c, "/local").unwrap()),
             };
-            let (inside, tokens) = (inside.clone(), tokens.clone());
+            let (occ, tokens) = (occ.clone(), tokens.clone());
             std::thread::spawn(move || {
                 for _ in 0..50 {
                     let g = lock.acquire().unwrap();
-                    assert!(!inside.swap(true, Ordering::SeqCst), "two holders");
+                    assert_eq!(occ.enter(), 1, "two holders");
                     tokens.lock().push(g.fencing_token().unwrap());
-                    inside.store(false, Ordering::SeqCst);
+                    occ.exit();
                     g.release().unwrap();
                 }
             })
@@ -59,10 +59,7 @@ fn hand_over_locally(shared: bool) {
     }
     let tokens = tokens.lock();
     assert_eq!(tokens.len(), 200);
-    assert!(
-        tokens.windows(2).all(|w| w[0] < w[1]),
-        "tokens increase in the order holders entered"
-    );
+    support::assert_strictly_increasing(&tokens);
     let local = zklock::lock::local_handoffs(c) - before;
     println!("handoff (shared handle: {shared}): {local} of 199 hand-offs were local");
     assert!(local > 0, "no hand-off was local");
@@ -126,23 +123,22 @@ fn readers_and_writers_of_one_session_never_overlap() {
 
 /// Session A holds; a waiter of session B queues, then a waiter of A
 /// behind it; A lets go. Returns the order in which the waiters held, and
-/// whether two held at once.
-fn a_local_waiter_behind_another_session() -> (Vec<&'static str>, bool) {
+/// whether two held at once. `broken`: with the rule broken on purpose
+/// (the A waiter is then surely registered for a local wake before A lets
+/// go).
+fn a_local_waiter_behind_another_session(broken: bool) -> (Vec<&'static str>, bool) {
     let (clients, _) = sessions(2);
     let (a, b) = (&clients[0], &clients[1]);
     let a_lock = Arc::new(Lock::new(a, "/fifo").unwrap());
     let b_lock = Arc::new(Lock::new(b, "/fifo").unwrap());
     let first = a_lock.acquire().unwrap();
-    let inside = Arc::new(AtomicUsize::new(0));
-    let overlap = Arc::new(AtomicBool::new(false));
+    let occ = Arc::new(Occupancy::default());
     let order = Arc::new(Mutex::new(Vec::new()));
     let spawn = |lock: Arc<Lock>, who: &'static str| {
-        let (inside, overlap, order) = (inside.clone(), overlap.clone(), order.clone());
+        let (occ, order) = (occ.clone(), order.clone());
         std::thread::spawn(move || {
             let g = lock.acquire_timeout(WAIT).unwrap();
-            if inside.fetch_add(1, Ordering::SeqCst) > 0 {
-                overlap.store(true, Ordering::SeqCst);
-            }
+            occ.enter();
             order.lock().push(who);
             // Stay a while, so a second holder would be seen: until the
             // other waiter has its turn or a deadline passes (no sleep as
@@ -151,7 +147,7 @@ fn a_local_waiter_behind_another_session() -> (Vec<&'static str>, bool) {
             while std::time::Instant::now() < until && order.lock().len() < 2 {
                 std::thread::yield_now();
             }
-            inside.fetch_sub(1, Ordering::SeqCst);
+            occ.exit();
             g.release().unwrap();
         })
     };
@@ -163,17 +159,22 @@ fn a_local_waiter_behind_another_session() -> (Vec<&'static str>, bool) {
     wait_until(WAIT, "A to queue", || {
         a_lock.contenders().unwrap().len() == 3
     });
+    if broken {
+        wait_until(WAIT, "A's waiter to register", || {
+            zklock::lock::local_waiters(a) == 1
+        });
+    }
     first.release().unwrap();
     tb.join().unwrap();
     ta.join().unwrap();
     let order = order.lock().clone();
-    (order, overlap.load(Ordering::SeqCst))
+    (order, occ.max() > 1)
 }
 
 #[test]
 fn a_local_waiter_never_jumps_another_sessions_node() {
     let _serial = SERIAL.lock();
-    let (order, overlap) = a_local_waiter_behind_another_session();
+    let (order, overlap) = a_local_waiter_behind_another_session(false);
     assert!(!overlap, "two holders");
     assert_eq!(order, ["B", "A"]);
 }
@@ -186,7 +187,7 @@ fn a_local_waiter_never_jumps_another_sessions_node() {
 fn breaking_the_rule_lets_two_holders_in() {
     let _serial = SERIAL.lock();
     zklock::lock::debug_break_local_handoffs(true);
-    let (_, overlap) = a_local_waiter_behind_another_session();
+    let (_, overlap) = a_local_waiter_behind_another_session(true);
     zklock::lock::debug_break_local_handoffs(false);
     assert!(overlap, "the broken rule went unnoticed");
 }

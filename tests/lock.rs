@@ -183,10 +183,7 @@ fn eight_threads_sharing_one_handle_with_fencing_tokens() {
     }
     let tokens = tokens.lock();
     assert_eq!(tokens.len(), 200);
-    assert!(
-        tokens.windows(2).all(|w| w[0] < w[1]),
-        "tokens must strictly increase"
-    );
+    support::assert_strictly_increasing(&tokens);
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 use support::{client, wait_until};
-use zklock::{CreateMode, Error, LockState, NodeLock};
+use zklock::{Client, CreateMode, Error, LockState, NodeGuard, NodeLock};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -217,6 +217,18 @@ fn a_lost_create_reply_then_a_timeout_leaves_nothing() {
 /// delete to the background; an acquire through the same handle must not
 /// take that node back by its id (the delete would then take the lock from
 /// the new holder, and the "new" hold would reuse the old token).
+/// Drops `g` while `c` is cut off from the server (through `proxy`), so
+/// its delete is left to the background, then lets the client back.
+fn drop_while_disconnected(proxy: &support::Proxy, c: &Client, g: NodeGuard) {
+    proxy.refuse(true);
+    proxy.reset();
+    wait_until(WAIT, "the client to notice", || {
+        c.state() == zklock::SessionState::Suspended
+    });
+    drop(g); // the delete is left to the background
+    proxy.refuse(false);
+}
+
 #[test]
 fn a_handle_never_takes_back_a_node_it_is_still_deleting() {
     let (proxy, c, _root) = support::proxied(Duration::from_secs(10));
@@ -224,13 +236,7 @@ fn a_handle_never_takes_back_a_node_it_is_still_deleting() {
     for _ in 0..5 {
         let g = lock.acquire().unwrap();
         let old = g.fencing_token().unwrap();
-        proxy.refuse(true);
-        proxy.reset();
-        wait_until(WAIT, "the client to notice", || {
-            c.state() == zklock::SessionState::Suspended
-        });
-        drop(g); // the delete is left to the background
-        proxy.refuse(false);
+        drop_while_disconnected(&proxy, &c, g);
         let g = lock.acquire_timeout(WAIT).unwrap();
         assert_ne!(
             g.fencing_token().unwrap(),
@@ -259,13 +265,7 @@ fn a_dropped_guard_deletes_its_node_whatever_its_data_became() {
     observer
         .set_data("/nl/changed", br#"{"id": "me", "val": 7}"#, None)
         .unwrap();
-    proxy.refuse(true);
-    proxy.reset();
-    wait_until(WAIT, "the client to notice", || {
-        c.state() == zklock::SessionState::Suspended
-    });
-    drop(g); // the delete is left to the background
-    proxy.refuse(false);
+    drop_while_disconnected(&proxy, &c, g);
     wait_until(WAIT, "the node to be deleted", || {
         observer.exists("/nl/changed").unwrap().is_none()
     });

@@ -48,6 +48,18 @@ impl Occupancy {
     }
 }
 
+/// Asserts that `tokens`, in the order holders entered, strictly increase.
+pub fn assert_strictly_increasing(tokens: &[u64]) {
+    if let Some(i) = tokens.windows(2).position(|w| w[0] >= w[1]) {
+        panic!(
+            "fencing tokens must strictly increase in the order holders entered: {} then {} (holders {i} and {})",
+            tokens[i],
+            tokens[i + 1],
+            i + 1
+        );
+    }
+}
+
 fn now_ms() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

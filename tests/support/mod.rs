@@ -10,7 +10,7 @@ pub mod proxy;
 pub mod rng;
 pub mod server;
 
-pub use holders::Occupancy;
+pub use holders::{Occupancy, assert_strictly_increasing};
 pub use proxy::Proxy;
 pub use server::{Ensemble, ZkServer, four_letter};
 
